@@ -1,0 +1,64 @@
+//! PostgreSQL pools: the database is created when missing (so the run command and
+//! tests need no manual step) and migrated before the pool is handed out.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// Creates the database named in `url` if it does not exist yet.
+///
+/// Safe to race: several replicas starting at once all succeed.
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url)?;
+    let name = options
+        .get_database()
+        .ok_or_else(|| anyhow::anyhow!("the database URL names no database"))?
+        .to_string();
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        anyhow::bail!("database name {name:?} must be letters, digits, '_' or '-'");
+    }
+    let mut admin = options.clone().database("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        // The name is checked above; identifiers cannot be bound parameters.
+        let created = sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+            .execute(&mut admin)
+            .await;
+        match created {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // 42P04 duplicate_database / 23505: another replica won the race.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+/// Connects a pool to `url`, creating and migrating the database first.
+pub async fn connect(
+    url: &str,
+    migrator: &Migrator,
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
+    ensure_database(url).await?;
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    migrator.run(&pool).await?;
+    Ok(pool)
+}

@@ -1,0 +1,199 @@
+//! The one error type every service's use cases return, mapped once to a GraphQL
+//! error with `extensions.code` and once to an RFC 9457 problem details response.
+
+use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A result whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is invalid. GraphQL `BAD_USER_INPUT`, HTTP 400.
+    #[error("{0}")]
+    BadUserInput(String),
+    /// No valid credentials were presented. GraphQL `UNAUTHENTICATED`, HTTP 401.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this. GraphQL `FORBIDDEN`, HTTP 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist (or is not visible to the caller).
+    /// GraphQL `NOT_FOUND`, HTTP 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (a duplicate, a forbidden
+    /// state transition, a stale version). GraphQL `CONFLICT`, HTTP 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency (another service, the broker) is unavailable right now.
+    /// GraphQL `SERVICE_UNAVAILABLE`, HTTP 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected: logged with its cause chain, shown to clients only as
+    /// "internal error". GraphQL `INTERNAL_SERVER_ERROR`, HTTP 500.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    /// The `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadUserInput(_) => "BAD_USER_INPUT",
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::Conflict(_) => "CONFLICT",
+            Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Error::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Shorthand for [`Error::BadUserInput`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::BadUserInput(msg.into())
+    }
+
+    /// Shorthand for [`Error::NotFound`] naming the kind and id.
+    pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Self {
+        Error::NotFound(format!("{kind} {id} not found"))
+    }
+
+    /// Shorthand for [`Error::Conflict`].
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Error::Conflict(msg.into())
+    }
+
+    fn log_if_internal(&self) {
+        if let Error::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Internal(e)
+    }
+}
+
+/// Returns the name of the unique constraint a database error violated, if any,
+/// so a store can turn it into a precise [`Error::Conflict`].
+pub fn unique_violation(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => db.constraint(),
+        _ => None,
+    }
+}
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        self.log_if_internal();
+        let code = self.code();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// An RFC 9457 problem details body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened in this occurrence.
+    pub detail: String,
+    /// The same code GraphQL puts in `extensions.code`.
+    pub code: &'static str,
+}
+
+impl Problem {
+    /// The problem details for an error.
+    pub fn from_error(e: &Error) -> Self {
+        let status = e.status();
+        Problem {
+            kind: format!(
+                "https://errors.shop.example/{}",
+                e.code().to_lowercase().replace('_', "-")
+            ),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: e.to_string(),
+            code: e.code(),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.log_if_internal();
+        let problem = Problem::from_error(&self);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (
+            self.status(),
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_errors_carry_their_code() {
+        let e = Error::not_found("Product", "42").extend();
+        assert_eq!(e.message, "Product 42 not found");
+        let ext = e.extensions.expect("extensions set");
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("NOT_FOUND"))
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = Error::Internal(anyhow::anyhow!("password=hunter2 connection refused"));
+        assert_eq!(e.extend().message, "internal error");
+        assert_eq!(Problem::from_error(&e).detail, "internal error");
+        assert_eq!(Problem::from_error(&e).status, 500);
+    }
+
+    #[test]
+    fn problems_use_4xx_for_client_mistakes() {
+        assert_eq!(Problem::from_error(&Error::invalid("bad")).status, 400);
+        assert_eq!(Problem::from_error(&Error::conflict("dup")).status, 409);
+        assert_eq!(
+            Problem::from_error(&Error::Unauthenticated("no".into())).status,
+            401
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! The HTTP side every service shares: `/graphql` (POST for queries, GET for
+//! GraphiQL), `/health/live`, `/health/ready`, correlation ids, body limits,
+//! request tracing, and serving with graceful shutdown on SIGTERM/Ctrl-C.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::Executor;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{Auth, JwtVerifier};
+
+/// The header that carries the correlation id across Kong, the router and services.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+/// Largest request body a service accepts.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+struct GraphqlState<E> {
+    executor: E,
+    verifier: Arc<JwtVerifier>,
+}
+
+/// `/graphql`: POST runs the request with the caller's [`Auth`] in its data,
+/// GET serves GraphiQL.
+pub fn graphql_router<E>(executor: E, verifier: Arc<JwtVerifier>) -> Router
+where
+    E: Executor + Clone + 'static,
+{
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql::<E>))
+        .with_state(GraphqlState { executor, verifier })
+}
+
+async fn graphql<E: Executor>(
+    State(state): State<GraphqlState<E>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let auth = Auth::from_headers(&headers, &state.verifier);
+    state
+        .executor
+        .execute(request.into_inner().data(auth))
+        .await
+        .into()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+/// Checks a service's dependencies (store, broker) for `/health/ready`.
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// `/health/live` (the process answers) and `/health/ready` (its dependencies do).
+pub fn health_router(ready: ReadinessCheck) -> Router {
+    Router::new()
+        .route(
+            "/health/live",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/health/ready",
+            get(move || {
+                let ready = ready.clone();
+                async move { readiness(ready).await }
+            }),
+        )
+}
+
+async fn readiness(ready: ReadinessCheck) -> Response {
+    match tokio::time::timeout(Duration::from_secs(3), ready()).await {
+        Ok(Ok(())) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Ok(Err(why)) => {
+            tracing::warn!(%why, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "reason": why})),
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "reason": "check timed out"})),
+        )
+            .into_response(),
+    }
+}
+
+/// A readiness check that pings a PostgreSQL pool.
+pub fn postgres_ready(pool: sqlx::PgPool) -> ReadinessCheck {
+    Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("database: {e}"))
+        })
+    })
+}
+
+/// Wraps a service's routes with the layers every service has: correlation ids
+/// (kept from the caller or generated), request tracing and a body size limit.
+pub fn with_common_layers(router: Router) -> Router {
+    let correlation = HeaderName::from_static(CORRELATION_ID);
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get(CORRELATION_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), correlation_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(correlation.clone()))
+        .layer(SetRequestIdLayer::new(correlation, MakeRequestUuid))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}
+
+/// A JSON body extractor whose rejections are problem details (400/413/415)
+/// instead of axum's plain-text ones.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let problem = serde_json::json!({
+                    "type": "https://errors.shop.example/bad-user-input",
+                    "title": status.canonical_reason().unwrap_or("Bad Request"),
+                    "status": status.as_u16(),
+                    "detail": rejection.body_text(),
+                    "code": "BAD_USER_INPUT",
+                });
+                Err((
+                    status,
+                    [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+                    problem.to_string(),
+                )
+                    .into_response())
+            }
+        }
+    }
+}
+
+/// A bound HTTP server: tests bind port 0 and read [`Server::port`].
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Server {
+    /// Binds `host:port` (port 0 picks a free one) for `router`.
+    pub async fn bind(host: &str, port: u16, router: Router) -> std::io::Result<Server> {
+        let listener = TcpListener::bind((host, port)).await?;
+        Ok(Server { listener, router })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "listening");
+        serve(self.listener, self.router, shutdown).await
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run(shutdown_signal()).await
+    }
+}
