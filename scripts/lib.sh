@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# Shared helpers for the scripts in this folder. Source it; do not run it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Builds go to a persistent directory outside the clone so a fresh clone reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shop/target}"
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+apt_updated=""
+# apt_install PKG...: installs missing Debian packages (the machines run as root).
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -z "$apt_updated" ]; then $sudo apt-get update -qq >/dev/null; apt_updated=1; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The tools every build needs: mold (linker, see .cargo/config.toml), openssl (dev keys), psql.
+ensure_build_tools() {
+  command -v mold >/dev/null || apt_install mold
+  command -v openssl >/dev/null || apt_install openssl
+  command -v psql >/dev/null || apt_install postgresql-client
+}
+
+# Waits until PostgreSQL answers.
+wait_for_postgres() {
+  for _ in $(seq 1 30); do
+    pg_isready -q -h "$PGHOST" -p "$PGPORT" && return 0
+    sleep 1
+  done
+  die "PostgreSQL is not answering on $PGHOST:$PGPORT"
+}
+
+# Development JWT keys (RS256). Generated, never committed: .dev/ is git-ignored.
+ensure_dev_keys() {
+  local dir="$ROOT/.dev/keys"
+  if [ ! -s "$dir/jwt-private.pem" ] || [ ! -s "$dir/jwt-public.pem" ]; then
+    mkdir -p "$dir"
+    log "generating development JWT keys in .dev/keys"
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/jwt-private.pem" 2>/dev/null
+    openssl pkey -in "$dir/jwt-private.pem" -pubout -out "$dir/jwt-public.pem"
+    chmod 600 "$dir/jwt-private.pem"
+  fi
+}
