@@ -48,3 +48,21 @@ ensure_dev_keys() {
     chmod 600 "$dir/jwt-private.pem"
   fi
 }
+
+# Builds the router (its own workspace, ~770 crates) once; prints the binary's path.
+build_router() {
+  log "building the router (hive-router; slow the first time)"
+  cargo build --quiet --manifest-path "$ROOT/supergraph/router/Cargo.toml" >&2
+  echo "$CARGO_TARGET_DIR/debug/shop-router"
+}
+
+# Composes the supergraph with the machine's Node (npm ci on first use).
+compose_supergraph() {
+  local dir="$ROOT/supergraph/compose"
+  command -v node >/dev/null || die "Node.js is needed to compose the supergraph"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null) || die "npm ci failed in supergraph/compose"
+    touch "$dir/node_modules"
+  fi
+  node "$dir/compose.mjs" "$@"
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Composes the subgraph SDLs in schema/*.graphql into schema/supergraph.graphql with
+// @theguild/federation-composition (the composition hive-router is built against).
+//
+//   node compose.mjs                    compose and write; refuses breaking changes
+//   node compose.mjs --allow-breaking   ... and writes them anyway (say why in the commit)
+//   node compose.mjs --check            exit 1 if the committed supergraph is stale
+//   node compose.mjs --check --base REF also exit 1 if the composition breaks clients of
+//                                       the supergraph committed at git REF
+//
+// Subgraph routing URLs default to the local ports; SUBGRAPH_<NAME>_URL overrides one.
+// Breaking changes (removed or retyped fields, removed enum values, a new required
+// argument or input field, ...) are found with @graphql-inspector/core on the public
+// API schemas.
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse, buildSchema } from "graphql";
+import {
+  composeServices,
+  compositionHasErrors,
+  createCompositionSuccessReadCacheContainer,
+} from "@theguild/federation-composition";
+import { diff, CriticalityLevel } from "@graphql-inspector/core";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const schemaDir = process.env.SCHEMA_DIR ?? join(root, "schema");
+const supergraphPath = join(schemaDir, "supergraph.graphql");
+
+export const SUBGRAPHS = [
+  { name: "users", port: 4001 },
+  { name: "products", port: 4002 },
+  { name: "orders", port: 4003 },
+  { name: "payments", port: 4004 },
+];
+
+function fail(message) {
+  console.error(`compose: ${message}`);
+  process.exit(1);
+}
+
+function where(error) {
+  const parts = [];
+  const ext = error.extensions ?? {};
+  if (ext.code) parts.push(ext.code);
+  if (error.nodes?.length) {
+    const loc = error.nodes[0].loc;
+    if (loc?.source?.name) parts.push(loc.source.name);
+  }
+  return parts.length ? `[${parts.join(" ")}] ` : "";
+}
+
+/** Composes the subgraphs; returns the supergraph SDL or exits with every error. */
+export function compose() {
+  const services = SUBGRAPHS.map(({ name, port }) => {
+    const file = join(schemaDir, `${name}.graphql`);
+    if (!existsSync(file)) fail(`${file} is missing: run the ${name} schema test first`);
+    let typeDefs;
+    try {
+      typeDefs = parse(readFileSync(file, "utf8"), { noLocation: false });
+    } catch (e) {
+      fail(`subgraph ${name}: ${file} does not parse: ${e.message}`);
+    }
+    const envName = `SUBGRAPH_${name.toUpperCase()}_URL`;
+    return { name, typeDefs, url: process.env[envName] ?? `http://127.0.0.1:${port}/graphql` };
+  });
+  const result = composeServices(services);
+  if (compositionHasErrors(result)) {
+    console.error(`compose: composition failed with ${result.errors.length} error(s):`);
+    for (const error of result.errors) console.error(`  - ${where(error)}${error.message}`);
+    process.exit(1);
+  }
+  return result.supergraphSdl.trimEnd() + "\n";
+}
+
+function publicSchema(supergraphSdl) {
+  const container = createCompositionSuccessReadCacheContainer(parse(supergraphSdl));
+  return buildSchema(container.publicSdl);
+}
+
+/** The breaking changes going from one supergraph to another. */
+export async function breakingChanges(oldSupergraph, newSupergraph) {
+  const changes = await diff(publicSchema(oldSupergraph), publicSchema(newSupergraph));
+  return changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking);
+}
+
+function report(changes, against) {
+  console.error(`compose: ${changes.length} breaking change(s) against ${against}:`);
+  for (const c of changes) console.error(`  - ${c.path ? c.path + ": " : ""}${c.message}`);
+}
+
+async function main(argv) {
+  const check = argv.includes("--check");
+  const allowBreaking = argv.includes("--allow-breaking");
+  const baseIndex = argv.indexOf("--base");
+  const base = baseIndex >= 0 ? argv[baseIndex + 1] : undefined;
+  if (baseIndex >= 0 && !base) fail("--base needs a git ref");
+
+  const next = compose();
+  const committed = existsSync(supergraphPath) ? readFileSync(supergraphPath, "utf8") : null;
+
+  if (check) {
+    let failed = false;
+    if (committed !== next) {
+      console.error(
+        "compose: schema/supergraph.graphql is stale: run `node supergraph/compose/compose.mjs` and commit it",
+      );
+      failed = true;
+    }
+    if (base) {
+      let old;
+      try {
+        old = execFileSync("git", ["show", `${base}:schema/supergraph.graphql`], {
+          cwd: root,
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        });
+      } catch {
+        console.error(`compose: no supergraph at ${base}; nothing to compare against`);
+      }
+      if (old) {
+        const changes = await breakingChanges(old, next);
+        if (changes.length && !allowBreaking) {
+          report(changes, base);
+          failed = true;
+        }
+      }
+    }
+    if (failed) process.exit(1);
+    console.log("compose: supergraph is up to date" + (base ? ` and compatible with ${base}` : ""));
+    return;
+  }
+
+  if (committed) {
+    const changes = await breakingChanges(committed, next);
+    if (changes.length && !allowBreaking) {
+      report(changes, "the committed supergraph");
+      fail("not written: pass --allow-breaking if clients are prepared for this");
+    }
+  }
+  writeFileSync(supergraphPath, next);
+  console.log(`compose: wrote ${supergraphPath}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await main(process.argv.slice(2));
+}
