@@ -1,0 +1,107 @@
+//! Dead-lettered messages: list them and replay them to their consumer.
+
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
+use lapin::Confirmation;
+use lapin::Connection;
+
+use crate::amqp;
+use crate::envelope::RawEnvelope;
+use crate::topology::Topology;
+
+/// A dead-lettered message.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The event, if the body is one.
+    pub event: Option<RawEnvelope>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The routing key it was published with.
+    pub routing_key: String,
+}
+
+/// Lists up to `limit` messages of `service`'s dead-letter queue without
+/// removing them (they are returned to the queue when the channel closes).
+pub async fn list(conn: &Connection, topology: &Topology, service: &str, limit: usize) -> lapin::Result<Vec<DeadLetter>> {
+    let channel = conn.create_channel().await?;
+    let mut letters = Vec::new();
+    while letters.len() < limit {
+        let Some(message) = channel
+            .basic_get(topology.dead_letter_queue(service).into(), BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
+        let body = message.delivery.data.clone();
+        letters.push(DeadLetter {
+            event: serde_json::from_slice(&body).ok(),
+            routing_key: message.delivery.routing_key.to_string(),
+            body,
+        });
+    }
+    // Closing without acks returns every message to the queue.
+    channel.close(200, "listed".into()).await?;
+    Ok(letters)
+}
+
+/// Replays dead-lettered events of `service` (all, or only `only` if given) by
+/// publishing them again to the events exchange with confirms; each is removed
+/// from the dead-letter queue only after the broker confirmed its replay.
+/// Returns how many were replayed. Messages that are not events stay put.
+pub async fn replay(
+    conn: &Connection,
+    topology: &Topology,
+    service: &str,
+    only: Option<uuid::Uuid>,
+) -> lapin::Result<usize> {
+    let channel = amqp::confirm_channel(conn).await?;
+    let mut replayed = 0;
+    let mut seen = 0usize;
+    let depth = channel
+        .queue_declare(
+            topology.dead_letter_queue(service).into(),
+            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
+            lapin::types::FieldTable::default(),
+        )
+        .await?
+        .message_count() as usize;
+    let mut keep = Vec::new();
+    while seen < depth {
+        let Some(message) = channel
+            .basic_get(topology.dead_letter_queue(service).into(), BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
+        seen += 1;
+        let event: Option<RawEnvelope> = serde_json::from_slice(&message.delivery.data).ok();
+        let wanted = match (&event, only) {
+            (Some(e), Some(id)) => e.id == id,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let Some(event) = event.filter(|_| wanted) else {
+            keep.push(message);
+            continue;
+        };
+        let confirm = channel
+            .basic_publish(
+                topology.exchange().into(),
+                event.kind.clone().into(),
+                BasicPublishOptions { mandatory: true, ..Default::default() },
+                &message.delivery.data,
+                amqp::properties(&event),
+            )
+            .await?
+            .await?;
+        if matches!(confirm, Confirmation::Ack(None)) {
+            message.delivery.ack(BasicAckOptions::default()).await?;
+            replayed += 1;
+        } else {
+            keep.push(message);
+        }
+    }
+    // Unacked messages return to the dead-letter queue with the channel.
+    drop(keep);
+    channel.close(200, "replayed".into()).await?;
+    Ok(replayed)
+}

@@ -1,0 +1,192 @@
+//! The outbox relay: publishes claimed outbox events to the exchange with
+//! publisher confirms and marks them published only once the broker has
+//! confirmed them. Woken by LISTEN/NOTIFY, with polling as a backstop; it
+//! reconnects to the broker by itself, and several relays may run side by side.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::BasicPublishOptions;
+use lapin::Confirmation;
+use lapin::Channel;
+use tokio_util::sync::CancellationToken;
+
+use crate::amqp;
+use crate::outbox::OutboxStore;
+use crate::topology::{Topology, SUBSCRIPTIONS};
+
+/// Relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The broker URL.
+    pub amqp_url: String,
+    /// Names of exchange and queues.
+    pub topology: Topology,
+    /// The connection name shown by the broker, e.g. `orders-relay`.
+    pub name: String,
+    /// Events per claim.
+    pub batch: i64,
+    /// How long to wait for a NOTIFY before polling anyway.
+    pub poll_interval: Duration,
+    /// How long a claim is exclusive.
+    pub lease: Duration,
+}
+
+impl RelayConfig {
+    /// Defaults for a service: batches of 100, poll every second, 30 s leases.
+    pub fn new(amqp_url: &str, topology: Topology, name: &str) -> Self {
+        RelayConfig {
+            amqp_url: amqp_url.to_string(),
+            topology,
+            name: name.to_string(),
+            batch: 100,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Whether some queue consumes `key`: such events are published `mandatory`, so
+/// an unroutable one is an error and stays pending instead of vanishing.
+fn is_consumed(key: &str) -> bool {
+    SUBSCRIPTIONS.iter().any(|(_, keys)| keys.contains(&key))
+}
+
+#[derive(Debug)]
+enum BatchError {
+    Broker(lapin::Error),
+    Store(anyhow::Error),
+}
+
+/// Runs the relay until `shutdown` is cancelled.
+pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, shutdown: CancellationToken) {
+    let mut attempt = 0u32;
+    let mut last_prune = tokio::time::Instant::now();
+    while !shutdown.is_cancelled() {
+        let connected = async {
+            let conn = amqp::connect(&config.amqp_url, &config.name).await?;
+            let channel = amqp::confirm_channel(&conn).await?;
+            config.topology.declare(&channel).await?;
+            Ok::<_, lapin::Error>((conn, channel))
+        }
+        .await;
+        let (conn, channel) = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, relay = %config.name, "broker unavailable; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(amqp::reconnect_delay(attempt)) => {}
+                    () = shutdown.cancelled() => {}
+                }
+                attempt = attempt.saturating_add(1);
+                continue;
+            }
+        };
+        attempt = 0;
+        tracing::info!(relay = %config.name, "relay connected");
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            match publish_batch(store.as_ref(), &channel, &config).await {
+                Ok(n) if n as i64 >= config.batch => continue,
+                Ok(_) => {
+                    if last_prune.elapsed() > Duration::from_secs(3600) {
+                        last_prune = tokio::time::Instant::now();
+                        if let Err(e) = store.prune(Duration::from_secs(7 * 24 * 3600)).await {
+                            tracing::warn!(error = %e, "pruning the outbox failed");
+                        }
+                    }
+                    tokio::select! {
+                        () = store.wait(config.poll_interval) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+                Err(BatchError::Broker(e)) => {
+                    tracing::warn!(error = %e, relay = %config.name, "broker connection lost; reconnecting");
+                    break;
+                }
+                Err(BatchError::Store(e)) => {
+                    tracing::warn!(error = %e, relay = %config.name, "outbox unavailable");
+                    tokio::select! {
+                        () = tokio::time::sleep(config.poll_interval) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+        let _ = conn.close(200, "relay stopping".into()).await;
+    }
+    tracing::info!(relay = %config.name, "relay stopped");
+}
+
+/// Publishes one claimed batch; returns how many were claimed.
+async fn publish_batch(
+    store: &dyn OutboxStore,
+    channel: &Channel,
+    config: &RelayConfig,
+) -> Result<usize, BatchError> {
+    let events = store.claim(config.batch, config.lease).await.map_err(BatchError::Store)?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let claimed = events.len();
+    let mut pending = Vec::with_capacity(claimed);
+    let mut broker_error = None;
+    for (index, event) in events.iter().enumerate() {
+        let body = match serde_json::to_vec(event) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = store.release(event.id, &format!("cannot serialise: {e}")).await;
+                continue;
+            }
+        };
+        let options = BasicPublishOptions { mandatory: is_consumed(&event.kind), ..Default::default() };
+        match channel
+            .basic_publish(
+                config.topology.exchange().into(),
+                event.kind.clone().into(),
+                options,
+                &body,
+                amqp::properties(event),
+            )
+            .await
+        {
+            Ok(confirm) => pending.push((event.id, confirm)),
+            Err(e) => {
+                // Give back what was not sent, so no relay waits for the lease.
+                for unsent in &events[index..] {
+                    let _ = store.release(unsent.id, &e.to_string()).await;
+                }
+                broker_error = Some(e);
+                break;
+            }
+        }
+    }
+    let mut published = Vec::with_capacity(pending.len());
+    for (id, confirm) in pending {
+        match confirm.await {
+            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => published.push(id),
+            Ok(Confirmation::Ack(Some(returned))) => {
+                tracing::error!(event = %id, reply = %returned.reply_text, "event unroutable; kept pending");
+                let _ = store.release(id, &format!("unroutable: {}", returned.reply_text)).await;
+            }
+            Ok(Confirmation::Nack(_)) => {
+                tracing::warn!(event = %id, "broker refused the event; kept pending");
+                let _ = store.release(id, "nacked by the broker").await;
+            }
+            Err(e) => {
+                let _ = store.release(id, &e.to_string()).await;
+                broker_error.get_or_insert(e);
+            }
+        }
+    }
+    if !published.is_empty() {
+        store.mark_published(&published).await.map_err(BatchError::Store)?;
+        tracing::debug!(count = published.len(), "published events");
+    }
+    match broker_error {
+        Some(e) => Err(BatchError::Broker(e)),
+        None => Ok(claimed),
+    }
+}

@@ -1,0 +1,192 @@
+//! The broker topology: one durable topic exchange for all events, one quorum
+//! queue per consuming service bound to the keys it handles, and a dead-letter
+//! exchange routing failures to `<service>.dlq`.
+//!
+//! Every service declares the whole topology at start-up (and so does the run
+//! command), whichever consumers it runs: events published while a consumer is
+//! down wait in its queue. Declarations are idempotent.
+
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, ExchangeKind};
+
+/// How many times a message may be delivered before the broker dead-letters it
+/// (a consumer that crashes mid-message, again and again).
+pub const DELIVERY_LIMIT: i64 = 5;
+
+/// The consuming services and the routing keys each one handles.
+pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
+    ("products", &["order.placed", "order.paid", "order.cancelled"]),
+    (
+        "orders",
+        &[
+            "stock.reserved",
+            "stock.rejected",
+            "stock.released",
+            "payment.succeeded",
+            "payment.failed",
+            "payment.refunded",
+        ],
+    ),
+    ("payments", &["payment.requested", "order.cancelled"]),
+];
+
+/// Names of the exchanges and queues, optionally under a prefix so that tests
+/// can share one broker without seeing each other's messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topology {
+    prefix: String,
+}
+
+impl Topology {
+    /// The production topology (no prefix).
+    pub fn new() -> Self {
+        Topology::default()
+    }
+
+    /// A topology whose every name starts with `prefix` (tests use a random one).
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        Topology { prefix: prefix.into() }
+    }
+
+    /// The events exchange, `commerce.events`.
+    pub fn exchange(&self) -> String {
+        format!("{}commerce.events", self.prefix)
+    }
+
+    /// The dead-letter exchange, `commerce.dlx`.
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}commerce.dlx", self.prefix)
+    }
+
+    /// A service's queue, `<service>.events`.
+    pub fn queue(&self, service: &str) -> String {
+        format!("{}{service}.events", self.prefix)
+    }
+
+    /// A service's dead-letter queue, `<service>.dlq`.
+    pub fn dead_letter_queue(&self, service: &str) -> String {
+        format!("{}{service}.dlq", self.prefix)
+    }
+
+    /// The routing keys a service consumes.
+    pub fn keys_of(service: &str) -> &'static [&'static str] {
+        SUBSCRIPTIONS.iter().find(|(s, _)| *s == service).map(|(_, k)| *k).unwrap_or(&[])
+    }
+
+    /// Declares exchanges, queues and bindings (idempotent).
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        channel
+            .exchange_declare(self.exchange().into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .await?;
+        channel
+            .exchange_declare(
+                self.dead_letter_exchange().into(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        for (service, keys) in SUBSCRIPTIONS {
+            let dlq = self.dead_letter_queue(service);
+            channel
+                .queue_declare(dlq.clone().into(), durable_queue(), quorum_args())
+                .await?;
+            channel
+                .queue_bind(
+                    dlq.into(),
+                    self.dead_letter_exchange().into(),
+                    (*service).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+
+            let queue = self.queue(service);
+            let mut args = quorum_args();
+            args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(self.dead_letter_exchange().into()),
+            );
+            args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString((*service).into()));
+            // Dead-letter at least once (not at most once): needs reject-publish overflow.
+            args.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
+            args.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
+            channel.queue_declare(queue.clone().into(), durable_queue(), args).await?;
+            for key in *keys {
+                channel
+                    .queue_bind(
+                        queue.clone().into(),
+                        self.exchange().into(),
+                        (*key).into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes everything [`Topology::declare`] made (tests clean up with it).
+    pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
+        for (service, _) in SUBSCRIPTIONS {
+            for q in [self.queue(service), self.dead_letter_queue(service)] {
+                channel.queue_delete(q.into(), QueueDeleteOptions::default()).await?;
+            }
+        }
+        for x in [self.exchange(), self.dead_letter_exchange()] {
+            channel.exchange_delete(x.into(), ExchangeDeleteOptions::default()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn durable_queue() -> QueueDeclareOptions {
+    QueueDeclareOptions { durable: true, ..Default::default() }
+}
+
+fn quorum_args() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_someone_consumes_has_a_publisher_side_type() {
+        use crate::catalogue::*;
+        let known = [
+            OrderPlaced::TYPE,
+            OrderPaid::TYPE,
+            OrderCancelled::TYPE,
+            StockReserved::TYPE,
+            StockRejected::TYPE,
+            StockReleased::TYPE,
+            PaymentRequested::TYPE,
+            PaymentSucceeded::TYPE,
+            PaymentFailed::TYPE,
+            PaymentRefunded::TYPE,
+        ];
+        for (_, keys) in SUBSCRIPTIONS {
+            for key in *keys {
+                assert!(known.contains(key), "{key} has no payload type");
+            }
+        }
+    }
+
+    #[test]
+    fn prefixed_names_do_not_collide_with_production() {
+        let t = Topology::with_prefix("t_x.");
+        assert_eq!(t.queue("orders"), "t_x.orders.events");
+        assert_eq!(Topology::new().dead_letter_queue("orders"), "orders.dlq");
+    }
+}
