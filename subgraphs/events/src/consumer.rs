@@ -140,7 +140,7 @@ impl ConsumerConfig {
 /// flight are finished (or left unacknowledged for redelivery), never half applied.
 pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: CancellationToken) {
     let mut attempt = 0u32;
-    let name = format!("{}-consumer", config.service);
+    let name = format!("{}{}-consumer", config.topology.prefix(), config.service);
     while !shutdown.is_cancelled() {
         let started = async {
             let conn = amqp::connect(&config.amqp_url, &name).await?;

@@ -52,6 +52,11 @@ impl Topology {
         Topology { prefix: prefix.into() }
     }
 
+    /// The prefix of every name (empty in production).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The events exchange, `commerce.events`.
     pub fn exchange(&self) -> String {
         format!("{}commerce.events", self.prefix)
