@@ -23,6 +23,8 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("{service} consumes no events; known: products, orders, payments");
     }
     let conn = events::amqp::connect(&url, "events-dlq").await?;
+    // Idempotent: makes sure the queues exist even before any service ran.
+    topology.declare(&conn.create_channel().await?).await?;
     match command {
         "list" => {
             let limit = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(20);
