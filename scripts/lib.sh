@@ -66,3 +66,10 @@ compose_supergraph() {
   fi
   node "$dir/compose.mjs" "$@"
 }
+
+# What the contract tests run: decK (Kong config) and docker-compose (compose.yml),
+# both validated offline.
+ensure_test_tools() {
+  command -v deck >/dev/null || apt_install deck
+  command -v docker-compose >/dev/null || apt_install docker-compose
+}
