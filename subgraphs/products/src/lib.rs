@@ -1,1 +1,11 @@
-//! products service
+//! The products service: the catalogue subgraph (products, categories, stock) over
+//! PostgreSQL or MongoDB, with a REST fallback and the internal price quote.
+
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod rest;
+pub mod seed;
+pub mod startup;
+pub mod store;

@@ -1,1 +1,12 @@
-fn main() {}
+//! Runs the products service: `PRODUCTS_*` variables configure it.
+
+use products::config::Config;
+use products::startup::Service;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    platform::telemetry::init("products");
+    let config: Config = platform::config::load("PRODUCTS")?;
+    Service::build(config).await?.run_until_stopped().await?;
+    Ok(())
+}

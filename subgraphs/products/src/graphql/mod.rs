@@ -1,0 +1,53 @@
+//! The products subgraph: `Product` and `Category` entities, the catalogue
+//! queries and the admin mutations. Resolvers are thin: they check the caller's
+//! role and call [`crate::catalog::Catalog`]; related rows and `_entities` load
+//! through [`loaders`] so a list costs one store query per kind.
+
+pub mod loaders;
+mod mutation;
+mod query;
+mod types;
+
+use std::time::Duration;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+
+pub use mutation::Mutation;
+pub use query::Query;
+pub use types::{CategoryNode, ProductNode};
+
+use crate::catalog::Catalog;
+use loaders::{CategoryLoader, CategoryProductsLoader, ProductLoader};
+
+/// The executable products schema.
+pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deepest query accepted.
+const MAX_DEPTH: usize = 12;
+/// Most complex query accepted.
+const MAX_COMPLEXITY: usize = 2000;
+/// How long a DataLoader waits for more keys before querying, unless configured:
+/// long enough for a hundred `_entities` representations (polled 32 at a time)
+/// to join one batch, short enough not to be felt.
+pub const DEFAULT_LOADER_DELAY: Duration = Duration::from_millis(2);
+
+/// Builds the federated schema over the catalogue's use cases; its DataLoaders
+/// collect keys for `loader_delay` before querying (see [`DEFAULT_LOADER_DELAY`]).
+pub fn build_schema(catalog: Catalog, loader_delay: Duration) -> ProductsSchema {
+    let store = catalog.store().clone();
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(DataLoader::new(ProductLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(CategoryLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(CategoryProductsLoader::new(store), tokio::spawn).delay(loader_delay))
+        .data(catalog)
+        .finish()
+}
+
+/// The subgraph's federation SDL, as composition reads it.
+pub fn sdl(schema: &ProductsSchema) -> String {
+    schema.sdl_with_options(SDLExportOptions::new().federation().compose_directive())
+}

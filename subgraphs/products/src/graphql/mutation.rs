@@ -1,0 +1,94 @@
+//! The admin mutations that manage the catalogue. Every one requires an
+//! administrator: no token is `UNAUTHENTICATED`, another role `FORBIDDEN`.
+
+use async_graphql::{Context, Object, Result, ResultExt, ID};
+use platform::auth::admin;
+
+use super::types::{
+    CategoryNode, CreateCategoryInput, CreateProductInput, ProductNode, UpdateProductInput,
+};
+use crate::catalog::Catalog;
+use crate::domain::CategoryDraft;
+
+/// The root mutation type.
+#[derive(Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds a category (admin). A taken slug is `CONFLICT`.
+    async fn create_category(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCategoryInput,
+    ) -> Result<CategoryNode> {
+        admin(ctx).extend()?;
+        let draft = CategoryDraft {
+            name: input.name,
+            slug: input.slug,
+            description: input.description,
+        };
+        let category = ctx
+            .data::<Catalog>()?
+            .create_category(draft)
+            .await
+            .extend()?;
+        Ok(CategoryNode(category))
+    }
+
+    /// Adds a product (admin). A taken SKU is `CONFLICT`; an unknown category
+    /// `NOT_FOUND`.
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> Result<ProductNode> {
+        admin(ctx).extend()?;
+        let product = ctx
+            .data::<Catalog>()?
+            .create_product(input.into())
+            .await
+            .extend()?;
+        Ok(ProductNode(product))
+    }
+
+    /// Changes the given fields of a product (admin).
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProductInput,
+    ) -> Result<ProductNode> {
+        admin(ctx).extend()?;
+        let product = ctx
+            .data::<Catalog>()?
+            .update_product(&id, input.into())
+            .await
+            .extend()?;
+        Ok(ProductNode(product))
+    }
+
+    /// Sets the units on hand (admin). Below the reserved units is `CONFLICT`.
+    async fn set_stock(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        quantity: i32,
+    ) -> Result<ProductNode> {
+        admin(ctx).extend()?;
+        let product = ctx
+            .data::<Catalog>()?
+            .set_stock(&product_id, i64::from(quantity))
+            .await
+            .extend()?;
+        Ok(ProductNode(product))
+    }
+
+    /// Takes a product off sale (admin); it stays resolvable by id. Archiving it
+    /// twice is `CONFLICT`.
+    async fn archive_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductNode> {
+        admin(ctx).extend()?;
+        let product = ctx.data::<Catalog>()?.archive_product(&id).await.extend()?;
+        Ok(ProductNode(product))
+    }
+}

@@ -1,0 +1,304 @@
+//! The REST fallback (`/api/v1/...`), thin handlers over the same use cases as
+//! GraphQL. Errors are RFC 9457 problem details (`application/problem+json`)
+//! with the same `code` GraphQL puts in `extensions.code`.
+//!
+//! - `GET /api/v1/products?category_id=&search=&min_price=&max_price=&in_stock=&sort=&first=&after=`
+//!   → `200 {"items": [Product], "next_cursor": "…" | null}`; `sort` is one of
+//!   `newest` (default), `price_asc`, `price_desc`, `name_asc`; `first` is 1..=100
+//!   (default 20); `after` is a previous `next_cursor`.
+//! - `GET /api/v1/products/{id}` → `200 Product` (archived ones too) or 404.
+//! - `GET /api/v1/categories` → `200 {"items": [Category]}`.
+//! - `POST /api/v1/products/quote` → see [`quote`].
+//!
+//! A `Product` is `{"id", "sku", "name", "description", "price": {"amount",
+//! "currency"}, "category_id", "images": [url], "attributes": [{"name",
+//! "value"}], "available_quantity", "archived", "created_at", "updated_at"}`; a
+//! `Category` is `{"id", "name", "slug", "description"}`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use platform::http::JsonBody;
+use platform::pagination::encode_cursor;
+use platform::{Error, Money, Result};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalog::{Catalog, QuoteLine, QuoteRequestLine};
+use crate::domain::{Attribute, Category, Product, ProductFilterDraft, ProductSort};
+
+/// The REST routes, ready to merge into the service's router.
+pub fn routes(catalog: Catalog) -> Router {
+    Router::new()
+        .route("/api/v1/products", get(list_products))
+        .route("/api/v1/products/quote", post(quote))
+        .route("/api/v1/products/{id}", get(get_product))
+        .route("/api/v1/categories", get(list_categories))
+        .with_state(catalog)
+}
+
+/// Money as JSON: minor units and currency code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MoneyJson {
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl From<Money> for MoneyJson {
+    fn from(m: Money) -> Self {
+        MoneyJson {
+            amount: m.amount,
+            currency: m.currency.to_string(),
+        }
+    }
+}
+
+/// A product as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductJson {
+    /// Id.
+    pub id: Uuid,
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Unit price.
+    pub price: MoneyJson,
+    /// Category id.
+    pub category_id: Uuid,
+    /// Image URLs.
+    pub images: Vec<String>,
+    /// Named properties.
+    pub attributes: Vec<Attribute>,
+    /// Units that can be ordered now.
+    pub available_quantity: i32,
+    /// Whether it is off sale.
+    pub archived: bool,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Product> for ProductJson {
+    fn from(p: &Product) -> Self {
+        ProductJson {
+            id: p.id,
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            price: p.price.into(),
+            category_id: p.category_id,
+            images: p.images.clone(),
+            attributes: p.attributes.clone(),
+            available_quantity: p.available_quantity(),
+            archived: p.archived,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// A page of products.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductList {
+    /// The products.
+    pub items: Vec<ProductJson>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A category as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CategoryJson {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// URL slug.
+    pub slug: String,
+    /// Description.
+    pub description: String,
+}
+
+impl From<Category> for CategoryJson {
+    fn from(c: Category) -> Self {
+        CategoryJson {
+            id: c.id,
+            name: c.name,
+            slug: c.slug,
+            description: c.description,
+        }
+    }
+}
+
+/// Every category.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CategoryList {
+    /// The categories, by name.
+    pub items: Vec<CategoryJson>,
+}
+
+/// The query string of `GET /api/v1/products`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    /// Only this category.
+    pub category_id: Option<String>,
+    /// Full-text search.
+    pub search: Option<String>,
+    /// Lowest price in minor units.
+    pub min_price: Option<i64>,
+    /// Highest price in minor units.
+    pub max_price: Option<i64>,
+    /// Only available (`true`) or sold-out (`false`) products.
+    pub in_stock: Option<bool>,
+    /// `newest`, `price_asc`, `price_desc` or `name_asc`.
+    pub sort: Option<String>,
+    /// Page size.
+    pub first: Option<i32>,
+    /// Cursor of the previous page.
+    pub after: Option<String>,
+}
+
+async fn list_products(
+    State(catalog): State<Catalog>,
+    params: std::result::Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ProductList>> {
+    let Query(params) = params.map_err(|e| Error::invalid(e.body_text()))?;
+    let sort = params
+        .sort
+        .as_deref()
+        .map(ProductSort::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let filter = ProductFilterDraft {
+        category_id: params.category_id,
+        search: params.search,
+        min_price: params.min_price,
+        max_price: params.max_price,
+        in_stock: params.in_stock,
+    };
+    let page = catalog
+        .list_products(filter, sort, params.first, params.after)
+        .await?;
+    Ok(Json(ProductList {
+        items: page.items().iter().map(ProductJson::from).collect(),
+        next_cursor: page.next_cursor().map(encode_cursor),
+    }))
+}
+
+async fn get_product(
+    State(catalog): State<Catalog>,
+    Path(id): Path<String>,
+) -> Result<Json<ProductJson>> {
+    match catalog.product(&id).await? {
+        Some(p) => Ok(Json(ProductJson::from(&p))),
+        None => Err(Error::not_found("product", id)),
+    }
+}
+
+async fn list_categories(State(catalog): State<Catalog>) -> Result<Json<CategoryList>> {
+    let categories = catalog.categories().await?;
+    Ok(Json(CategoryList {
+        items: categories.into_iter().map(CategoryJson::from).collect(),
+    }))
+}
+
+/// The body of `POST /api/v1/products/quote`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuoteRequest {
+    /// The items to price, 1 to 100.
+    pub items: Vec<QuoteItem>,
+}
+
+/// One item to price.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuoteItem {
+    /// The product's UUID.
+    pub product_id: String,
+    /// Units, 1 to 1000.
+    pub quantity: i64,
+}
+
+/// The answer of `POST /api/v1/products/quote`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuoteResponse {
+    /// One line per requested item, in the request's order.
+    pub lines: Vec<QuoteLineJson>,
+}
+
+/// A priced line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuoteLineJson {
+    /// The product's UUID.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// The current unit price.
+    pub unit_price: MoneyJson,
+    /// The quantity asked for.
+    pub quantity: i64,
+    /// Units that can be ordered now (may be less than `quantity`; reserving is
+    /// a separate step).
+    pub available_quantity: i32,
+}
+
+impl From<QuoteLine> for QuoteLineJson {
+    fn from(l: QuoteLine) -> Self {
+        QuoteLineJson {
+            product_id: l.product_id,
+            sku: l.sku,
+            name: l.name,
+            unit_price: l.unit_price.into(),
+            quantity: l.quantity,
+            available_quantity: l.available_quantity,
+        }
+    }
+}
+
+/// `POST /api/v1/products/quote` — the internal price quote the orders service
+/// takes when an order is placed.
+///
+/// Request (`Content-Type: application/json`):
+/// ```json
+/// {"items": [{"product_id": "0190f5b8-1b4e-7c4a-9b8e-3f6f4c2a1d00", "quantity": 2}]}
+/// ```
+/// Response `200`, one line per requested item in the same order (a product
+/// asked for twice gets two lines):
+/// ```json
+/// {"lines": [{"product_id": "0190f5b8-1b4e-7c4a-9b8e-3f6f4c2a1d00", "sku": "LAMP-0001",
+///   "name": "Nordic Oak Lamp", "unit_price": {"amount": 1999, "currency": "EUR"},
+///   "quantity": 2, "available_quantity": 10}]}
+/// ```
+/// Errors, as `application/problem+json` `{"type", "title", "status", "detail", "code"}`:
+/// - `404` `NOT_FOUND` when a product is unknown or archived; `detail` is
+///   `"product <id> not found"` for the first such item;
+/// - `400` `BAD_USER_INPUT` for an empty `items` list, more than 100 items, a
+///   quantity below 1 or above 1000, a `product_id` that is not a UUID, or a
+///   body that is not JSON (a JSON body of the wrong shape is `422`, a missing
+///   JSON content type `415`).
+pub async fn quote(
+    State(catalog): State<Catalog>,
+    JsonBody(request): JsonBody<QuoteRequest>,
+) -> Result<Json<QuoteResponse>> {
+    let items = request
+        .items
+        .into_iter()
+        .map(|i| QuoteRequestLine {
+            product_id: i.product_id,
+            quantity: i.quantity,
+        })
+        .collect();
+    let lines = catalog.quote(items).await?;
+    Ok(Json(QuoteResponse {
+        lines: lines.into_iter().map(QuoteLineJson::from).collect(),
+    }))
+}

@@ -1,0 +1,116 @@
+//! Builds the service from its configuration: the store adapter chosen by the
+//! database URL's scheme, the optional demo seed, the GraphQL schema, the REST
+//! routes, health checks, and the bound HTTP server.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use platform::auth::JwtVerifier;
+use platform::http::{
+    graphql_router, health_router, postgres_ready, with_common_layers, ReadinessCheck, Server,
+};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::graphql::{build_schema, ProductsSchema};
+use crate::store::mongo::MongoCatalogStore;
+use crate::store::postgres::PgCatalogStore;
+use crate::store::CatalogStore;
+
+/// A built, bound service ready to run.
+pub struct Service {
+    server: Server,
+}
+
+/// What the router is built from.
+#[derive(Clone)]
+pub struct AppState {
+    /// The GraphQL schema.
+    pub schema: ProductsSchema,
+    /// The use cases (for REST).
+    pub catalog: Catalog,
+    /// Verifies bearer tokens.
+    pub verifier: Arc<JwtVerifier>,
+    /// `/health/ready`'s check of the store.
+    pub ready: ReadinessCheck,
+}
+
+impl Service {
+    /// Connects the store (creating and migrating a PostgreSQL database, or the
+    /// MongoDB indexes), seeds when asked, and binds the port.
+    pub async fn build(config: Config) -> anyhow::Result<Service> {
+        let verifier = Arc::new(match &config.jwt_public_key_pem {
+            Some(pem) => JwtVerifier::from_public_pem(pem)?,
+            None => JwtVerifier::from_public_pem_file(&config.jwt_public_key_path)?,
+        });
+        let (store, ready) = connect_store(&config).await?;
+        if config.seed_demo {
+            crate::seed::seed_if_empty(store.as_ref()).await?;
+        }
+        let catalog = Catalog::new(store);
+        let schema = build_schema(
+            catalog.clone(),
+            Duration::from_millis(config.loader_delay_ms),
+        );
+        let router = build_router(AppState {
+            schema,
+            catalog,
+            verifier,
+            ready,
+        });
+        let server = Server::bind(&config.host, config.port, router).await?;
+        Ok(Service { server })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.run_until_stopped().await
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.server.run(shutdown).await
+    }
+}
+
+/// Opens the store the URL's scheme names, with its readiness check.
+pub async fn connect_store(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn CatalogStore>, ReadinessCheck)> {
+    if config.uses_mongodb() {
+        let store: Arc<dyn CatalogStore> = Arc::new(
+            MongoCatalogStore::connect(&config.database_url, &config.mongodb_database).await?,
+        );
+        tracing::info!(database = %config.mongodb_database, "using MongoDB");
+        let ping = store.clone();
+        let ready: ReadinessCheck = Arc::new(move || {
+            let store = ping.clone();
+            Box::pin(async move { store.ping().await.map_err(|e| format!("mongodb: {e}")) })
+        });
+        Ok((store, ready))
+    } else {
+        let store =
+            PgCatalogStore::connect(&config.database_url, config.db_max_connections).await?;
+        let ready = postgres_ready(store.pool().clone());
+        Ok((Arc::new(store), ready))
+    }
+}
+
+/// The service's routes: `/graphql`, `/health/*` and `/api/v1/...`.
+pub fn build_router(state: AppState) -> Router {
+    with_common_layers(
+        graphql_router(state.schema, state.verifier)
+            .merge(health_router(state.ready))
+            .merge(crate::rest::routes(state.catalog)),
+    )
+}
