@@ -52,6 +52,25 @@ pub async fn connect(
     migrator: &Migrator,
     max_connections: u32,
 ) -> anyhow::Result<PgPool> {
+    connect_with(url, &[migrator], max_connections).await
+}
+
+/// Like [`connect`], running several migration sets (a service's own and the
+/// `events` crate's outbox/inbox tables) as one ordered set.
+pub async fn connect_with(
+    url: &str,
+    migrators: &[&Migrator],
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
+    let mut migrations: Vec<sqlx::migrate::Migration> =
+        migrators.iter().flat_map(|m| m.migrations.iter().cloned()).collect();
+    migrations.sort_by_key(|m| m.version);
+    let migrator = Migrator {
+        migrations: std::borrow::Cow::Owned(migrations),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    };
     ensure_database(url).await?;
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()

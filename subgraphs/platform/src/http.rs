@@ -236,4 +236,16 @@ impl Server {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run(shutdown_signal()).await
     }
+
+    /// Serves until `shutdown` resolves, then stops `workers` (after the HTTP
+    /// requests in flight are answered).
+    pub async fn run_with_workers(
+        self,
+        workers: crate::workers::Workers,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let served = self.run(shutdown).await;
+        workers.stop(std::time::Duration::from_secs(10)).await;
+        served
+    }
 }

@@ -15,6 +15,7 @@ pub mod money;
 pub mod pagination;
 pub mod telemetry;
 pub mod testing;
+pub mod workers;
 
 pub use error::{Error, Result};
 pub use money::{Currency, Money};

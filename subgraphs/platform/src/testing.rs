@@ -160,6 +160,9 @@ impl QueryCounter {
         let counter = QueryCounter::default();
         let subscriber = tracing_subscriber::registry().with(counter.clone());
         let guard = tracing::subscriber::set_default(subscriber);
+        // Callsites first hit while no dispatcher wanted them cache "never";
+        // re-evaluate them now that this one does.
+        tracing::callsite::rebuild_interest_cache();
         (counter, guard)
     }
 
