@@ -22,7 +22,9 @@ pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
 /// A channel with publisher confirms enabled.
 pub async fn confirm_channel(conn: &Connection) -> lapin::Result<Channel> {
     let channel = conn.create_channel().await?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     Ok(channel)
 }
 
@@ -37,10 +39,16 @@ pub fn reconnect_delay(attempt: u32) -> Duration {
 pub fn properties(envelope: &RawEnvelope) -> BasicProperties {
     let mut headers = FieldTable::default();
     if let Some(id) = &envelope.correlation_id {
-        headers.insert(CORRELATION_HEADER.into(), AMQPValue::LongString(id.clone().into()));
+        headers.insert(
+            CORRELATION_HEADER.into(),
+            AMQPValue::LongString(id.clone().into()),
+        );
     }
     if let Some(tp) = &envelope.traceparent {
-        headers.insert(TRACEPARENT_HEADER.into(), AMQPValue::LongString(tp.clone().into()));
+        headers.insert(
+            TRACEPARENT_HEADER.into(),
+            AMQPValue::LongString(tp.clone().into()),
+        );
     }
     let mut props = BasicProperties::default()
         .with_content_type("application/json".into())

@@ -225,7 +225,10 @@ mod tests {
         OrderPlaced {
             order_id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
-            items: vec![OrderLine { product_id: Uuid::now_v7(), quantity: 2 }],
+            items: vec![OrderLine {
+                product_id: Uuid::now_v7(),
+                quantity: 2,
+            }],
             currency: "EUR".into(),
         }
     }
@@ -243,13 +246,24 @@ mod tests {
 
     #[test]
     fn decoding_checks_type_version_and_shape() {
-        let mut raw = Envelope::new("orders", placed(), EventMeta::default()).into_raw().expect("raw");
-        assert!(matches!(raw.decode::<OrderPaid>(), Err(DecodeError::WrongType { .. })));
+        let mut raw = Envelope::new("orders", placed(), EventMeta::default())
+            .into_raw()
+            .expect("raw");
+        assert!(matches!(
+            raw.decode::<OrderPaid>(),
+            Err(DecodeError::WrongType { .. })
+        ));
         raw.version = 2;
-        assert!(matches!(raw.decode::<OrderPlaced>(), Err(DecodeError::UnsupportedVersion { .. })));
+        assert!(matches!(
+            raw.decode::<OrderPlaced>(),
+            Err(DecodeError::UnsupportedVersion { .. })
+        ));
         raw.version = 1;
         raw.payload = serde_json::json!({"order_id": "nope"});
-        assert!(matches!(raw.decode::<OrderPlaced>(), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            raw.decode::<OrderPlaced>(),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -257,7 +271,11 @@ mod tests {
         let cause = Envelope::new(
             "orders",
             placed(),
-            EventMeta { correlation_id: Some("c-1".into()), causation_id: None, traceparent: None },
+            EventMeta {
+                correlation_id: Some("c-1".into()),
+                causation_id: None,
+                traceparent: None,
+            },
         );
         let meta = EventMeta::caused_by(&cause);
         assert_eq!(meta.correlation_id.as_deref(), Some("c-1"));

@@ -146,7 +146,9 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: Ca
             let conn = amqp::connect(&config.amqp_url, &name).await?;
             let channel = conn.create_channel().await?;
             config.topology.declare(&channel).await?;
-            channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
+            channel
+                .basic_qos(config.prefetch, BasicQosOptions::default())
+                .await?;
             let consumer = channel
                 .basic_consume(
                     config.topology.queue(&config.service).into(),

@@ -21,12 +21,20 @@ pub struct DeadLetter {
 
 /// Lists up to `limit` messages of `service`'s dead-letter queue without
 /// removing them (they are returned to the queue when the channel closes).
-pub async fn list(conn: &Connection, topology: &Topology, service: &str, limit: usize) -> lapin::Result<Vec<DeadLetter>> {
+pub async fn list(
+    conn: &Connection,
+    topology: &Topology,
+    service: &str,
+    limit: usize,
+) -> lapin::Result<Vec<DeadLetter>> {
     let channel = conn.create_channel().await?;
     let mut letters = Vec::new();
     while letters.len() < limit {
         let Some(message) = channel
-            .basic_get(topology.dead_letter_queue(service).into(), BasicGetOptions { no_ack: false })
+            .basic_get(
+                topology.dead_letter_queue(service).into(),
+                BasicGetOptions { no_ack: false },
+            )
             .await?
         else {
             break;
@@ -59,7 +67,10 @@ pub async fn replay(
     let depth = channel
         .queue_declare(
             topology.dead_letter_queue(service).into(),
-            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
             lapin::types::FieldTable::default(),
         )
         .await?
@@ -67,7 +78,10 @@ pub async fn replay(
     let mut keep = Vec::new();
     while seen < depth {
         let Some(message) = channel
-            .basic_get(topology.dead_letter_queue(service).into(), BasicGetOptions { no_ack: false })
+            .basic_get(
+                topology.dead_letter_queue(service).into(),
+                BasicGetOptions { no_ack: false },
+            )
             .await?
         else {
             break;
@@ -87,7 +101,10 @@ pub async fn replay(
             .basic_publish(
                 topology.exchange().into(),
                 event.kind.clone().into(),
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 &message.delivery.data,
                 amqp::properties(&event),
             )

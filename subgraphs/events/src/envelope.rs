@@ -125,7 +125,10 @@ impl RawEnvelope {
     /// Reads the payload as `P`, checking type and version.
     pub fn decode<P: Event>(&self) -> Result<Envelope<P>, DecodeError> {
         if self.kind != P::TYPE {
-            return Err(DecodeError::WrongType { expected: P::TYPE, actual: self.kind.clone() });
+            return Err(DecodeError::WrongType {
+                expected: P::TYPE,
+                actual: self.kind.clone(),
+            });
         }
         if self.version > P::VERSION || self.version == 0 {
             return Err(DecodeError::UnsupportedVersion {
@@ -134,8 +137,12 @@ impl RawEnvelope {
                 supported: P::VERSION,
             });
         }
-        let payload = serde_json::from_value(self.payload.clone())
-            .map_err(|source| DecodeError::Malformed { kind: self.kind.clone(), source })?;
+        let payload = serde_json::from_value(self.payload.clone()).map_err(|source| {
+            DecodeError::Malformed {
+                kind: self.kind.clone(),
+                source,
+            }
+        })?;
         Ok(Envelope {
             id: self.id,
             kind: self.kind.clone(),

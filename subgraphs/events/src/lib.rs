@@ -15,6 +15,7 @@ pub mod dlq;
 pub mod envelope;
 pub mod outbox;
 pub mod relay;
+pub mod testing;
 pub mod topology;
 
 pub use catalogue::Event;

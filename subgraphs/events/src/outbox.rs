@@ -38,7 +38,10 @@ pub async fn enqueue<P: Event>(
         .bind(json)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(&mut *conn)
+        .await?;
     Ok(envelope.id)
 }
 
@@ -67,7 +70,10 @@ pub struct PgOutbox {
 impl PgOutbox {
     /// The outbox in `pool`'s database.
     pub fn new(pool: PgPool) -> Self {
-        PgOutbox { pool, listener: Mutex::new(None) }
+        PgOutbox {
+            pool,
+            listener: Mutex::new(None),
+        }
     }
 
     /// Events not yet published (for health and tests).

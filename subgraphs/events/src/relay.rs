@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::BasicPublishOptions;
-use lapin::Confirmation;
 use lapin::Channel;
+use lapin::Confirmation;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp;
@@ -126,7 +126,10 @@ async fn publish_batch(
     channel: &Channel,
     config: &RelayConfig,
 ) -> Result<usize, BatchError> {
-    let events = store.claim(config.batch, config.lease).await.map_err(BatchError::Store)?;
+    let events = store
+        .claim(config.batch, config.lease)
+        .await
+        .map_err(BatchError::Store)?;
     if events.is_empty() {
         return Ok(0);
     }
@@ -137,11 +140,16 @@ async fn publish_batch(
         let body = match serde_json::to_vec(event) {
             Ok(b) => b,
             Err(e) => {
-                let _ = store.release(event.id, &format!("cannot serialise: {e}")).await;
+                let _ = store
+                    .release(event.id, &format!("cannot serialise: {e}"))
+                    .await;
                 continue;
             }
         };
-        let options = BasicPublishOptions { mandatory: is_consumed(&event.kind), ..Default::default() };
+        let options = BasicPublishOptions {
+            mandatory: is_consumed(&event.kind),
+            ..Default::default()
+        };
         match channel
             .basic_publish(
                 config.topology.exchange().into(),
@@ -169,7 +177,9 @@ async fn publish_batch(
             Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => published.push(id),
             Ok(Confirmation::Ack(Some(returned))) => {
                 tracing::error!(event = %id, reply = %returned.reply_text, "event unroutable; kept pending");
-                let _ = store.release(id, &format!("unroutable: {}", returned.reply_text)).await;
+                let _ = store
+                    .release(id, &format!("unroutable: {}", returned.reply_text))
+                    .await;
             }
             Ok(Confirmation::Nack(_)) => {
                 tracing::warn!(event = %id, "broker refused the event; kept pending");
@@ -182,7 +192,10 @@ async fn publish_batch(
         }
     }
     if !published.is_empty() {
-        store.mark_published(&published).await.map_err(BatchError::Store)?;
+        store
+            .mark_published(&published)
+            .await
+            .map_err(BatchError::Store)?;
         tracing::debug!(count = published.len(), "published events");
     }
     match broker_error {

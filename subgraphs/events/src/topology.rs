@@ -19,7 +19,10 @@ pub const DELIVERY_LIMIT: i64 = 5;
 
 /// The consuming services and the routing keys each one handles.
 pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
-    ("products", &["order.placed", "order.paid", "order.cancelled"]),
+    (
+        "products",
+        &["order.placed", "order.paid", "order.cancelled"],
+    ),
     (
         "orders",
         &[
@@ -49,7 +52,9 @@ impl Topology {
 
     /// A topology whose every name starts with `prefix` (tests use a random one).
     pub fn with_prefix(prefix: impl Into<String>) -> Self {
-        Topology { prefix: prefix.into() }
+        Topology {
+            prefix: prefix.into(),
+        }
     }
 
     /// The prefix of every name (empty in production).
@@ -79,14 +84,26 @@ impl Topology {
 
     /// The routing keys a service consumes.
     pub fn keys_of(service: &str) -> &'static [&'static str] {
-        SUBSCRIPTIONS.iter().find(|(s, _)| *s == service).map(|(_, k)| *k).unwrap_or(&[])
+        SUBSCRIPTIONS
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, k)| *k)
+            .unwrap_or(&[])
     }
 
     /// Declares exchanges, queues and bindings (idempotent).
     pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         channel
-            .exchange_declare(self.exchange().into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .exchange_declare(
+                self.exchange().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
             .await?;
         channel
             .exchange_declare(
@@ -113,16 +130,30 @@ impl Topology {
 
             let queue = self.queue(service);
             let mut args = quorum_args();
-            args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+            args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(DELIVERY_LIMIT),
+            );
             args.insert(
                 "x-dead-letter-exchange".into(),
                 AMQPValue::LongString(self.dead_letter_exchange().into()),
             );
-            args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString((*service).into()));
+            args.insert(
+                "x-dead-letter-routing-key".into(),
+                AMQPValue::LongString((*service).into()),
+            );
             // Dead-letter at least once (not at most once): needs reject-publish overflow.
-            args.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
-            args.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
-            channel.queue_declare(queue.clone().into(), durable_queue(), args).await?;
+            args.insert(
+                "x-dead-letter-strategy".into(),
+                AMQPValue::LongString("at-least-once".into()),
+            );
+            args.insert(
+                "x-overflow".into(),
+                AMQPValue::LongString("reject-publish".into()),
+            );
+            channel
+                .queue_declare(queue.clone().into(), durable_queue(), args)
+                .await?;
             for key in *keys {
                 channel
                     .queue_bind(
@@ -142,23 +173,33 @@ impl Topology {
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         for (service, _) in SUBSCRIPTIONS {
             for q in [self.queue(service), self.dead_letter_queue(service)] {
-                channel.queue_delete(q.into(), QueueDeleteOptions::default()).await?;
+                channel
+                    .queue_delete(q.into(), QueueDeleteOptions::default())
+                    .await?;
             }
         }
         for x in [self.exchange(), self.dead_letter_exchange()] {
-            channel.exchange_delete(x.into(), ExchangeDeleteOptions::default()).await?;
+            channel
+                .exchange_delete(x.into(), ExchangeDeleteOptions::default())
+                .await?;
         }
         Ok(())
     }
 }
 
 fn durable_queue() -> QueueDeclareOptions {
-    QueueDeclareOptions { durable: true, ..Default::default() }
+    QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    }
 }
 
 fn quorum_args() -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     args
 }
 

@@ -35,24 +35,47 @@ struct Harness {
 impl Harness {
     async fn new() -> Harness {
         let url = platform::testing::fresh_database_url("events");
-        let pool = platform::db::connect(&url, &events::MIGRATOR, 10).await.expect("database");
+        let pool = platform::db::connect(&url, &events::MIGRATOR, 10)
+            .await
+            .expect("database");
         sqlx::query("CREATE TABLE applied (event_id uuid PRIMARY KEY, n integer NOT NULL)")
             .execute(&pool)
             .await
             .unwrap();
-        let prefix = format!("t_{}.", Alphanumeric.sample_string(&mut rand::thread_rng(), 10).to_lowercase());
+        let prefix = format!(
+            "t_{}.",
+            Alphanumeric
+                .sample_string(&mut rand::thread_rng(), 10)
+                .to_lowercase()
+        );
         let topology = Topology::with_prefix(&prefix);
-        let conn = events::amqp::connect(&amqp_url(), &format!("{prefix}harness")).await.expect("broker");
+        let conn = events::amqp::connect(&amqp_url(), &format!("{prefix}harness"))
+            .await
+            .expect("broker");
         let channel = conn.create_channel().await.unwrap();
         topology.declare(&channel).await.expect("declare");
-        Harness { pool, topology, prefix, shutdown: CancellationToken::new(), conn }
+        Harness {
+            pool,
+            topology,
+            prefix,
+            shutdown: CancellationToken::new(),
+            conn,
+        }
     }
 
     fn start_relay(&self, name: &str) -> tokio::task::JoinHandle<()> {
-        let mut config = RelayConfig::new(&amqp_url(), self.topology.clone(), &format!("{}{name}", self.prefix));
+        let mut config = RelayConfig::new(
+            &amqp_url(),
+            self.topology.clone(),
+            &format!("{}{name}", self.prefix),
+        );
         config.poll_interval = Duration::from_millis(200);
         config.batch = 50;
-        tokio::spawn(relay::run(Arc::new(PgOutbox::new(self.pool.clone())), config, self.shutdown.clone()))
+        tokio::spawn(relay::run(
+            Arc::new(PgOutbox::new(self.pool.clone())),
+            config,
+            self.shutdown.clone(),
+        ))
     }
 
     fn start_consumer(&self, handler: Arc<dyn Handler>) -> tokio::task::JoinHandle<()> {
@@ -65,7 +88,11 @@ impl Harness {
         let mut tx = self.pool.begin().await.unwrap();
         let mut ids = Vec::new();
         for _ in 0..n {
-            ids.push(outbox::enqueue(&mut tx, "orders", order_placed(), EventMeta::default()).await.unwrap());
+            ids.push(
+                outbox::enqueue(&mut tx, "orders", order_placed(), EventMeta::default())
+                    .await
+                    .unwrap(),
+            );
         }
         tx.commit().await.unwrap();
         ids
@@ -78,7 +105,10 @@ impl Harness {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while got.len() < n && tokio::time::Instant::now() < deadline {
             match channel
-                .basic_get(self.topology.queue("products").into(), BasicGetOptions::default())
+                .basic_get(
+                    self.topology.queue("products").into(),
+                    BasicGetOptions::default(),
+                )
                 .await
                 .unwrap()
             {
@@ -93,7 +123,10 @@ impl Harness {
     }
 
     async fn applied(&self) -> Vec<(Uuid, i32)> {
-        sqlx::query_as("SELECT event_id, n FROM applied").fetch_all(&self.pool).await.unwrap()
+        sqlx::query_as("SELECT event_id, n FROM applied")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
     }
 
     async fn wait_applied(&self, n: usize) -> Vec<(Uuid, i32)> {
@@ -134,7 +167,10 @@ fn order_placed() -> OrderPlaced {
     OrderPlaced {
         order_id: Uuid::now_v7(),
         user_id: Uuid::now_v7(),
-        items: vec![OrderLine { product_id: Uuid::now_v7(), quantity: 1 }],
+        items: vec![OrderLine {
+            product_id: Uuid::now_v7(),
+            quantity: 1,
+        }],
         currency: "EUR".into(),
     }
 }
@@ -164,7 +200,9 @@ impl Handler for RecordingHandler {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let _placed = event.decode::<OrderPlaced>()?;
         if self.broken.load(Ordering::SeqCst) {
-            return Err(HandlerError::Permanent(anyhow::anyhow!("the handler is broken")));
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "the handler is broken"
+            )));
         }
         if self
             .transient_failures_left
@@ -189,7 +227,9 @@ impl Handler for RecordingHandler {
 async fn committed_events_are_published_and_rolled_back_ones_are_not() {
     let h = Harness::new().await;
     let mut tx = h.pool.begin().await.unwrap();
-    outbox::enqueue(&mut tx, "orders", order_placed(), EventMeta::default()).await.unwrap();
+    outbox::enqueue(&mut tx, "orders", order_placed(), EventMeta::default())
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     let ids = h.place(20).await;
     h.start_relay("relay");
@@ -197,8 +237,13 @@ async fn committed_events_are_published_and_rolled_back_ones_are_not() {
     let got = h.drain(21).await;
     let got_ids: Vec<Uuid> = got.iter().map(|e| e.id).collect();
     assert_eq!(got_ids.len(), 20, "exactly the committed events arrive");
-    assert_eq!(got_ids.iter().collect::<HashSet<_>>(), ids.iter().collect::<HashSet<_>>());
-    assert!(got.iter().all(|e| e.kind == "order.placed" && e.source == "orders"));
+    assert_eq!(
+        got_ids.iter().collect::<HashSet<_>>(),
+        ids.iter().collect::<HashSet<_>>()
+    );
+    assert!(got
+        .iter()
+        .all(|e| e.kind == "order.placed" && e.source == "orders"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(PgOutbox::new(h.pool.clone()).pending().await.unwrap(), 0);
     h.finish().await;
@@ -238,7 +283,10 @@ async fn an_unroutable_event_stays_pending_instead_of_being_lost() {
         .basic_publish(
             h.topology.exchange().into(),
             claimed[0].kind.clone().into(),
-            BasicPublishOptions { mandatory: true, ..Default::default() },
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
             &serde_json::to_vec(&claimed[0]).unwrap(),
             events::amqp::properties(&claimed[0]),
         )
@@ -246,7 +294,10 @@ async fn an_unroutable_event_stays_pending_instead_of_being_lost() {
         .unwrap()
         .await
         .unwrap();
-    assert!(matches!(confirm, lapin::Confirmation::Ack(Some(_))), "returned as unroutable");
+    assert!(
+        matches!(confirm, lapin::Confirmation::Ack(Some(_))),
+        "returned as unroutable"
+    );
     h.finish().await;
 }
 
@@ -255,14 +306,24 @@ async fn a_redelivered_event_is_applied_once() {
     let h = Harness::new().await;
     let handler = RecordingHandler::new(h.pool.clone());
     h.start_consumer(handler.clone());
-    let event = Envelope::new("orders", order_placed(), EventMeta::default()).into_raw().unwrap();
+    let event = Envelope::new("orders", order_placed(), EventMeta::default())
+        .into_raw()
+        .unwrap();
     let body = serde_json::to_vec(&event).unwrap();
     h.publish_raw(&body, "order.placed").await;
     h.publish_raw(&body, "order.placed").await;
     let applied = h.wait_applied(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(handler.calls.load(Ordering::SeqCst), 2, "both deliveries were handled");
-    assert_eq!(h.applied().await, vec![(event.id, 1)], "but applied once: {applied:?}");
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        2,
+        "both deliveries were handled"
+    );
+    assert_eq!(
+        h.applied().await,
+        vec![(event.id, 1)],
+        "but applied once: {applied:?}"
+    );
     h.finish().await;
 }
 
@@ -276,7 +337,11 @@ async fn a_transient_failure_is_retried_until_it_succeeds() {
     let ids = h.place(1).await;
     let applied = h.wait_applied(1).await;
     assert_eq!(applied, vec![(ids[0], 1)]);
-    assert_eq!(handler.calls.load(Ordering::SeqCst), 4, "three failures, then success");
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        4,
+        "three failures, then success"
+    );
     h.finish().await;
 }
 
@@ -292,22 +357,34 @@ async fn a_poison_message_is_dead_lettered_and_can_be_replayed() {
 
     let mut letters = Vec::new();
     for _ in 0..100 {
-        letters = dlq::list(&h.conn, &h.topology, "products", 10).await.unwrap();
+        letters = dlq::list(&h.conn, &h.topology, "products", 10)
+            .await
+            .unwrap();
         if letters.len() >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(letters.len(), 2, "the failing event and the garbage are dead-lettered");
-    assert!(letters.iter().any(|l| l.event.as_ref().map(|e| e.id) == Some(ids[0])));
+    assert_eq!(
+        letters.len(),
+        2,
+        "the failing event and the garbage are dead-lettered"
+    );
+    assert!(letters
+        .iter()
+        .any(|l| l.event.as_ref().map(|e| e.id) == Some(ids[0])));
     assert!(h.applied().await.is_empty());
 
     // Fixed: replaying applies the event; the garbage stays in the DLQ.
     handler.broken.store(false, Ordering::SeqCst);
-    let replayed = dlq::replay(&h.conn, &h.topology, "products", None).await.unwrap();
+    let replayed = dlq::replay(&h.conn, &h.topology, "products", None)
+        .await
+        .unwrap();
     assert_eq!(replayed, 1);
     assert_eq!(h.wait_applied(1).await, vec![(ids[0], 1)]);
-    let left = dlq::list(&h.conn, &h.topology, "products", 10).await.unwrap();
+    let left = dlq::list(&h.conn, &h.topology, "products", 10)
+        .await
+        .unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].event.is_none());
     h.finish().await;
@@ -316,15 +393,30 @@ async fn a_poison_message_is_dead_lettered_and_can_be_replayed() {
 /// Closes, from the broker side, every connection whose name starts with `prefix`.
 fn close_connections(prefix: &str) -> usize {
     let out = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "--no-table-headers", "--quiet", "pid", "client_properties"])
+        .args([
+            "list_connections",
+            "--no-table-headers",
+            "--quiet",
+            "pid",
+            "client_properties",
+        ])
         .output()
         .expect("rabbitmqctl");
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
     let mut closed = 0;
-    for line in listing.lines().filter(|l| l.contains(prefix) && !l.contains("harness")) {
-        let Some(pid) = line.split_whitespace().next() else { continue };
+    for line in listing
+        .lines()
+        .filter(|l| l.contains(prefix) && !l.contains("harness"))
+    {
+        let Some(pid) = line.split_whitespace().next() else {
+            continue;
+        };
         let status = std::process::Command::new("rabbitmqctl")
-            .args(["close_connection", pid, "test: broker closed the connection"])
+            .args([
+                "close_connection",
+                pid,
+                "test: broker closed the connection",
+            ])
             .output()
             .expect("rabbitmqctl");
         if status.status.success() {
@@ -344,13 +436,21 @@ async fn relay_and_consumer_survive_the_broker_closing_their_connections() {
     assert_eq!(h.wait_applied(20).await.len(), 20);
 
     let prefix = h.prefix.clone();
-    let closed = tokio::task::spawn_blocking(move || close_connections(&prefix)).await.unwrap();
-    assert!(closed >= 2, "closed the relay's and the consumer's connections ({closed})");
+    let closed = tokio::task::spawn_blocking(move || close_connections(&prefix))
+        .await
+        .unwrap();
+    assert!(
+        closed >= 2,
+        "closed the relay's and the consumer's connections ({closed})"
+    );
     ids.extend(h.place(30).await);
 
     let applied = h.wait_applied(50).await;
     assert_eq!(applied.len(), 50, "every event applied after reconnecting");
     assert!(applied.iter().all(|(_, n)| *n == 1), "none applied twice");
-    assert_eq!(applied.iter().map(|(id, _)| *id).collect::<HashSet<_>>(), ids.into_iter().collect());
+    assert_eq!(
+        applied.iter().map(|(id, _)| *id).collect::<HashSet<_>>(),
+        ids.into_iter().collect()
+    );
     h.finish().await;
 }

@@ -38,6 +38,37 @@ pub struct Config {
     /// (default `false`).
     #[serde(default)]
     pub seed_demo: bool,
+    /// `PRODUCTS_AMQP_URL`: the RabbitMQ broker (default the local one).
+    #[serde(default = "platform::config::default_amqp_url")]
+    pub amqp_url: String,
+    /// `PRODUCTS_EVENTS_PREFIX`: a prefix for exchange and queue names (tests
+    /// isolate themselves with one; empty in production).
+    #[serde(default)]
+    pub events_prefix: String,
+    /// `PRODUCTS_EVENT_WORKERS`: run the outbox relay, the event consumer and the
+    /// reservation expiry in this process (default true).
+    #[serde(default = "default_true")]
+    pub event_workers: bool,
+    /// `PRODUCTS_RESERVATION_TTL_SECS`: how long stock is held for an unpaid
+    /// order (default 900).
+    #[serde(default = "default_reservation_ttl_secs")]
+    pub reservation_ttl_secs: u64,
+    /// `PRODUCTS_RESERVATION_SWEEP_MS`: how often lapsed reservations are
+    /// released (default 1000).
+    #[serde(default = "default_reservation_sweep_ms")]
+    pub reservation_sweep_ms: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_reservation_ttl_secs() -> u64 {
+    900
+}
+
+fn default_reservation_sweep_ms() -> u64 {
+    1000
 }
 
 fn default_port() -> u16 {
@@ -72,6 +103,11 @@ impl Default for Config {
             jwt_public_key_pem: None,
             loader_delay_ms: default_loader_delay_ms(),
             seed_demo: false,
+            amqp_url: platform::config::default_amqp_url(),
+            events_prefix: String::new(),
+            event_workers: true,
+            reservation_ttl_secs: default_reservation_ttl_secs(),
+            reservation_sweep_ms: default_reservation_sweep_ms(),
         }
     }
 }

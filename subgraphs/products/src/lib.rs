@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod graphql;
 pub mod rest;
+pub mod saga;
 pub mod seed;
 pub mod startup;
 pub mod store;

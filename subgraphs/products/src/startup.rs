@@ -15,13 +15,19 @@ use platform::http::{
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::graphql::{build_schema, ProductsSchema};
+use crate::saga::{release_expired_reservations, StockHandler};
 use crate::store::mongo::MongoCatalogStore;
 use crate::store::postgres::PgCatalogStore;
-use crate::store::CatalogStore;
+use crate::store::{CatalogStore, StockLedger};
+use events::consumer::ConsumerConfig;
+use events::relay::RelayConfig;
+use events::Topology;
+use platform::workers::Workers;
 
 /// A built, bound service ready to run.
 pub struct Service {
     server: Server,
+    workers: Workers,
 }
 
 /// What the router is built from.
@@ -45,7 +51,7 @@ impl Service {
             Some(pem) => JwtVerifier::from_public_pem(pem)?,
             None => JwtVerifier::from_public_pem_file(&config.jwt_public_key_path)?,
         });
-        let (store, ready) = connect_store(&config).await?;
+        let (store, ledger, ready) = connect_store(&config).await?;
         if config.seed_demo {
             crate::seed::seed_if_empty(store.as_ref()).await?;
         }
@@ -61,7 +67,12 @@ impl Service {
             ready,
         });
         let server = Server::bind(&config.host, config.port, router).await?;
-        Ok(Service { server })
+        let workers = if config.event_workers {
+            start_event_workers(&config, ledger)
+        } else {
+            Workers::new()
+        };
+        Ok(Service { server, workers })
     }
 
     /// The port actually bound.
@@ -71,7 +82,9 @@ impl Service {
 
     /// Serves until SIGTERM or Ctrl-C.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.run_until_stopped().await
+        self.server
+            .run_with_workers(self.workers, platform::http::shutdown_signal())
+            .await
     }
 
     /// Serves until `shutdown` resolves.
@@ -79,31 +92,63 @@ impl Service {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.server.run(shutdown).await
+        self.server.run_with_workers(self.workers, shutdown).await
     }
 }
 
 /// Opens the store the URL's scheme names, with its readiness check.
 pub async fn connect_store(
     config: &Config,
-) -> anyhow::Result<(Arc<dyn CatalogStore>, ReadinessCheck)> {
+) -> anyhow::Result<(Arc<dyn CatalogStore>, Arc<dyn StockLedger>, ReadinessCheck)> {
     if config.uses_mongodb() {
-        let store: Arc<dyn CatalogStore> = Arc::new(
+        let mongo = Arc::new(
             MongoCatalogStore::connect(&config.database_url, &config.mongodb_database).await?,
         );
+        let store: Arc<dyn CatalogStore> = mongo.clone();
+        let ledger: Arc<dyn StockLedger> = mongo;
         tracing::info!(database = %config.mongodb_database, "using MongoDB");
         let ping = store.clone();
         let ready: ReadinessCheck = Arc::new(move || {
             let store = ping.clone();
             Box::pin(async move { store.ping().await.map_err(|e| format!("mongodb: {e}")) })
         });
-        Ok((store, ready))
+        Ok((store, ledger, ready))
     } else {
-        let store =
-            PgCatalogStore::connect(&config.database_url, config.db_max_connections).await?;
+        let store = Arc::new(
+            PgCatalogStore::connect(&config.database_url, config.db_max_connections).await?,
+        );
         let ready = postgres_ready(store.pool().clone());
-        Ok((Arc::new(store), ready))
+        Ok((store.clone(), store, ready))
     }
+}
+
+/// Starts the outbox relay, the consumer of order events and the expiry of
+/// lapsed reservations.
+fn start_event_workers(config: &Config, ledger: Arc<dyn StockLedger>) -> Workers {
+    let topology = Topology::with_prefix(config.events_prefix.clone());
+    let mut workers = Workers::new();
+    let relay_config = RelayConfig::new(
+        &config.amqp_url,
+        topology.clone(),
+        &format!("{}products-relay", config.events_prefix),
+    );
+    let outbox = ledger.outbox();
+    workers.spawn("relay", move |token| {
+        events::relay::run(outbox, relay_config, token)
+    });
+    let handler = Arc::new(StockHandler::new(
+        ledger.clone(),
+        Duration::from_secs(config.reservation_ttl_secs),
+    ));
+    let consumer_config = ConsumerConfig::new(&config.amqp_url, topology, "products");
+    workers.spawn("consumer", move |token| {
+        events::consumer::run(handler, consumer_config, token)
+    });
+    let every = Duration::from_millis(config.reservation_sweep_ms);
+    workers.spawn("reservation-expiry", move |token| {
+        release_expired_reservations(ledger, every, token)
+    });
+    workers
 }
 
 /// The service's routes: `/graphql`, `/health/*` and `/api/v1/...`.

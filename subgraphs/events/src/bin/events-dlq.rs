@@ -31,8 +31,15 @@ async fn main() -> anyhow::Result<()> {
             let letters = dlq::list(&conn, &topology, service, limit).await?;
             for letter in &letters {
                 match &letter.event {
-                    Some(e) => println!("{}  {}  from {} at {}", e.id, e.kind, e.source, e.occurred_at),
-                    None => println!("(not an event)  {} bytes on {}", letter.body.len(), letter.routing_key),
+                    Some(e) => println!(
+                        "{}  {}  from {} at {}",
+                        e.id, e.kind, e.source, e.occurred_at
+                    ),
+                    None => println!(
+                        "(not an event)  {} bytes on {}",
+                        letter.body.len(),
+                        letter.routing_key
+                    ),
                 }
             }
             println!("{} message(s)", letters.len());

@@ -7,6 +7,7 @@
 mod category;
 mod listing;
 mod product;
+pub mod reservation;
 
 pub use category::{Category, CategoryDraft, CategoryName, Slug};
 pub use listing::{

@@ -5,7 +5,9 @@
 //! This module and its adapters are the only place with queries.
 
 pub mod mongo;
+mod mongo_stock;
 pub mod postgres;
+mod postgres_stock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -90,4 +92,49 @@ pub trait CatalogStore: Send + Sync {
         categories: &[Category],
         products: &[Product],
     ) -> Result<SeedOutcome>;
+}
+
+/// Whether an event changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was applied now.
+    Done,
+    /// The inbox already had it: nothing changed.
+    Duplicate,
+}
+
+/// The stock side of the order saga. Every method applies one event exactly
+/// once: the event id goes into the inbox, the stock changes and the resulting
+/// event goes into the outbox, all in one transaction.
+#[async_trait]
+pub trait StockLedger: Send + Sync {
+    /// `order.placed`: reserves every line or none; emits `stock.reserved`
+    /// (held until `now + ttl`) or `stock.rejected`.
+    async fn reserve(
+        &self,
+        event: &events::Envelope<events::catalogue::OrderPlaced>,
+        ttl: chrono::Duration,
+    ) -> Result<Applied, events::consumer::HandlerError>;
+
+    /// `order.paid`: the held units are sold. If the reservation had lapsed, the
+    /// units are taken from what is available, or `stock.rejected` is emitted.
+    async fn commit(
+        &self,
+        event: &events::Envelope<events::catalogue::OrderPaid>,
+    ) -> Result<Applied, events::consumer::HandlerError>;
+
+    /// `order.cancelled`: releases held units (emitting `stock.released`),
+    /// restocks sold ones, or remembers the cancellation for a later
+    /// `order.placed`.
+    async fn cancel(
+        &self,
+        event: &events::Envelope<events::catalogue::OrderCancelled>,
+    ) -> Result<Applied, events::consumer::HandlerError>;
+
+    /// Releases up to `limit` reservations past their expiry, emitting
+    /// `stock.released` (expired) for each; safe to run on every replica.
+    async fn expire_due(&self, limit: i64) -> Result<usize, events::consumer::HandlerError>;
+
+    /// The outbox the relay publishes from.
+    fn outbox(&self) -> std::sync::Arc<dyn events::outbox::OutboxStore>;
 }

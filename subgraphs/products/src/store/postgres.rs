@@ -41,7 +41,9 @@ impl PgCatalogStore {
 
     /// Connects to `url`, creating and migrating the database when needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        let pool = platform::db::connect(url, &MIGRATOR, max_connections).await?;
+        let pool =
+            platform::db::connect_with(url, &[&MIGRATOR, &events::MIGRATOR], max_connections)
+                .await?;
         Ok(PgCatalogStore { pool })
     }
 

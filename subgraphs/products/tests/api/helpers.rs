@@ -49,6 +49,8 @@ pub fn test_config() -> Config {
         database_url: fresh_database_url("products"),
         jwt_public_key_pem: Some(test_keys().public_pem.clone()),
         db_max_connections: 5,
+        // Tests that need the broker turn the workers on with their own prefix.
+        event_workers: false,
         ..Config::default()
     }
 }

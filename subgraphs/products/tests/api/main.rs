@@ -10,5 +10,6 @@ mod entities;
 mod helpers;
 mod query_count;
 mod rest;
+mod saga;
 mod schema;
 mod seed;

@@ -1,0 +1,131 @@
+//! A private corner of the real broker for tests: a topology under a random
+//! prefix, a way to publish events as another service would, and a way to read
+//! what a service published from the queue of the service that consumes it.
+
+use std::time::Duration;
+
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
+use lapin::Connection;
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::catalogue::Event;
+use crate::envelope::{Envelope, EventMeta, RawEnvelope};
+use crate::topology::Topology;
+
+/// The broker tests use: `AMQP_URL` or the local RabbitMQ.
+pub fn amqp_url() -> String {
+    std::env::var("AMQP_URL").unwrap_or_else(|_| platform::config::default_amqp_url())
+}
+
+/// A test's own exchange and queues on the shared broker.
+pub struct TestBus {
+    /// The prefixed topology (give its prefix to the services under test).
+    pub topology: Topology,
+    conn: Connection,
+}
+
+impl TestBus {
+    /// Declares a fresh prefixed topology.
+    #[allow(clippy::expect_used)] // test fixture
+    pub async fn new() -> TestBus {
+        let prefix = format!(
+            "t_{}.",
+            Alphanumeric
+                .sample_string(&mut rand::thread_rng(), 10)
+                .to_lowercase()
+        );
+        let topology = Topology::with_prefix(prefix.clone());
+        let conn = crate::amqp::connect(&amqp_url(), &format!("{prefix}harness"))
+            .await
+            .expect("broker");
+        let channel = conn.create_channel().await.expect("channel");
+        topology.declare(&channel).await.expect("declare topology");
+        TestBus { topology, conn }
+    }
+
+    /// The prefix to configure services with.
+    pub fn prefix(&self) -> String {
+        self.topology.prefix().to_string()
+    }
+
+    /// Publishes an event as `source` would (with publisher confirms).
+    #[allow(clippy::expect_used)]
+    pub async fn publish<P: Event>(&self, source: &str, payload: P) -> RawEnvelope {
+        let raw = Envelope::new(source, payload, EventMeta::default())
+            .into_raw()
+            .expect("raw");
+        self.publish_raw(&raw).await;
+        raw
+    }
+
+    /// Publishes an envelope as it is (to send the same event twice).
+    #[allow(clippy::expect_used)]
+    pub async fn publish_raw(&self, raw: &RawEnvelope) {
+        let channel = crate::amqp::confirm_channel(&self.conn)
+            .await
+            .expect("channel");
+        channel
+            .basic_publish(
+                self.topology.exchange().into(),
+                raw.kind.clone().into(),
+                BasicPublishOptions::default(),
+                &serde_json::to_vec(raw).expect("json"),
+                crate::amqp::properties(raw),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+    }
+
+    /// The next message in `service`'s queue (waiting up to `wait`), acknowledged.
+    #[allow(clippy::expect_used)]
+    pub async fn next_for(&self, service: &str, wait: Duration) -> Option<RawEnvelope> {
+        let channel = self.conn.create_channel().await.expect("channel");
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let got = channel
+                .basic_get(
+                    self.topology.queue(service).into(),
+                    BasicGetOptions::default(),
+                )
+                .await
+                .expect("basic.get");
+            if let Some(message) = got {
+                message
+                    .delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .expect("ack");
+                let _ = channel.close(200, "done".into()).await;
+                return serde_json::from_slice(&message.delivery.data).ok();
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = channel.close(200, "done".into()).await;
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Every message that reaches `service`'s queue within `wait`.
+    pub async fn drain_for(&self, service: &str, count: usize, wait: Duration) -> Vec<RawEnvelope> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut got = Vec::new();
+        while got.len() < count {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_for(service, left).await {
+                Some(e) => got.push(e),
+                None => break,
+            }
+        }
+        got
+    }
+
+    /// Removes the test's exchanges and queues.
+    pub async fn delete(&self) {
+        if let Ok(channel) = self.conn.create_channel().await {
+            let _ = self.topology.delete(&channel).await;
+        }
+    }
+}
