@@ -1,1 +1,12 @@
-//! payments service
+//! The payments service: charges orders through a card provider (simulated),
+//! refunds them, and extends the supergraph's `Order` with its `payment`.
+
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod payments;
+pub mod provider;
+pub mod rest;
+pub mod saga;
+pub mod startup;
+pub mod store;

@@ -1,1 +1,12 @@
-fn main() {}
+//! Runs the payments service: `PAYMENTS_*` variables configure it.
+
+use payments::config::Config;
+use payments::startup::Service;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    platform::telemetry::init("payments");
+    let config: Config = platform::config::load("PAYMENTS")?;
+    Service::build(config).await?.run_until_stopped().await?;
+    Ok(())
+}

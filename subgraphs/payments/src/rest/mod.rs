@@ -1,0 +1,120 @@
+//! The REST fallback: `GET /api/v1/payments/{id}` and
+//! `GET /api/v1/payments?order_id=...` (Bearer token; the customer or an admin).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use platform::auth::{Auth, JwtVerifier};
+use platform::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Payment;
+use crate::payments::Payments;
+
+#[derive(Clone)]
+struct RestState {
+    payments: Payments,
+    verifier: Arc<JwtVerifier>,
+}
+
+/// The REST routes.
+pub fn routes(payments: Payments, verifier: Arc<JwtVerifier>) -> Router {
+    Router::new()
+        .route("/api/v1/payments", get(by_order))
+        .route("/api/v1/payments/{id}", get(by_id))
+        .with_state(RestState { payments, verifier })
+}
+
+/// Money in JSON.
+#[derive(Debug, Serialize)]
+pub struct MoneyJson {
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// A payment in JSON.
+#[derive(Debug, Serialize)]
+pub struct PaymentJson {
+    /// Id.
+    pub id: String,
+    /// The order.
+    pub order_id: String,
+    /// Amount.
+    pub amount: MoneyJson,
+    /// `PENDING`, `SUCCEEDED`, `FAILED`, `PARTIALLY_REFUNDED`, `REFUNDED`.
+    pub status: &'static str,
+    /// Card brand.
+    pub card_brand: Option<String>,
+    /// Card last four digits.
+    pub card_last4: Option<String>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Refunded so far.
+    pub refunded_amount: MoneyJson,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Updated (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Payment> for PaymentJson {
+    fn from(p: Payment) -> Self {
+        PaymentJson {
+            id: p.id.to_string(),
+            order_id: p.order_id.to_string(),
+            amount: MoneyJson {
+                amount: p.amount.amount,
+                currency: p.amount.currency.to_string(),
+            },
+            status: p.status.as_str(),
+            card_brand: p.card.as_ref().map(|c| c.brand.clone()),
+            card_last4: p.card.as_ref().map(|c| c.last4.clone()),
+            failure_reason: p.failure_reason,
+            refunded_amount: MoneyJson {
+                amount: p.refunded,
+                currency: p.amount.currency.to_string(),
+            },
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// `?order_id=`.
+#[derive(Debug, Deserialize)]
+struct ByOrder {
+    order_id: Option<String>,
+}
+
+async fn by_id(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentJson>> {
+    let viewer = Auth::from_headers(&headers, &state.verifier).viewer()?;
+    Ok(Json(state.payments.payment_for(&viewer, &id).await?.into()))
+}
+
+async fn by_order(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    query: std::result::Result<Query<ByOrder>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>> {
+    let viewer = Auth::from_headers(&headers, &state.verifier).viewer()?;
+    let Query(query) = query.map_err(|e| Error::invalid(e.body_text()))?;
+    let order_id = query
+        .order_id
+        .ok_or_else(|| Error::invalid("the order_id query parameter is required"))?;
+    let payment = state
+        .payments
+        .payment_of_order_for(&viewer, &order_id)
+        .await?;
+    let items: Vec<PaymentJson> = payment.into_iter().map(PaymentJson::from).collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}

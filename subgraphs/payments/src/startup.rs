@@ -1,0 +1,120 @@
+//! Builds the service from its configuration: the database, the use cases, the
+//! GraphQL schema, REST routes, health checks, the bound server and the event
+//! workers (outbox relay and the consumer of `payment.requested` /
+//! `order.cancelled`).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use events::consumer::ConsumerConfig;
+use events::outbox::PgOutbox;
+use events::relay::RelayConfig;
+use events::Topology;
+use platform::auth::JwtVerifier;
+use platform::http::{graphql_router, health_router, postgres_ready, with_common_layers, Server};
+use platform::workers::Workers;
+
+use crate::config::Config;
+use crate::graphql::{build_schema, PaymentsSchema};
+use crate::payments::Payments;
+use crate::provider::{CardProvider, SimulatedProvider};
+use crate::saga::PaymentHandler;
+use crate::store::{PaymentStore, MIGRATOR};
+
+/// A built, bound service.
+pub struct Service {
+    server: Server,
+    workers: Workers,
+}
+
+impl Service {
+    /// Connects (creating and migrating the database), builds and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Service> {
+        Self::build_with_provider(config, Arc::new(SimulatedProvider)).await
+    }
+
+    /// Like [`Service::build`] with another card provider.
+    pub async fn build_with_provider(
+        config: Config,
+        provider: Arc<dyn CardProvider>,
+    ) -> anyhow::Result<Service> {
+        let verifier = Arc::new(match &config.jwt_public_key_pem {
+            Some(pem) => JwtVerifier::from_public_pem(pem)?,
+            None => JwtVerifier::from_public_pem_file(&config.jwt_public_key_path)?,
+        });
+        let pool = platform::db::connect_with(
+            &config.database_url,
+            &[&MIGRATOR, &events::MIGRATOR],
+            config.db_max_connections,
+        )
+        .await?;
+        let store = PaymentStore::new(pool.clone());
+        let payments = Payments::new(
+            store,
+            provider,
+            Duration::from_millis(config.provider_timeout_ms),
+        );
+        let router = build_router(
+            build_schema(payments.clone()),
+            payments.clone(),
+            verifier,
+            pool.clone(),
+        );
+        let server = Server::bind(&config.host, config.port, router).await?;
+        let mut workers = Workers::new();
+        if config.event_workers {
+            let topology = Topology::with_prefix(config.events_prefix.clone());
+            let relay = RelayConfig::new(
+                &config.amqp_url,
+                topology.clone(),
+                &format!("{}payments-relay", config.events_prefix),
+            );
+            let outbox = Arc::new(PgOutbox::new(pool));
+            workers.spawn("relay", move |token| {
+                events::relay::run(outbox, relay, token)
+            });
+            let consumer = ConsumerConfig::new(&config.amqp_url, topology, "payments");
+            let handler = Arc::new(PaymentHandler::new(payments));
+            workers.spawn("consumer", move |token| {
+                events::consumer::run(handler, consumer, token)
+            });
+        }
+        Ok(Service { server, workers })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops the workers.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server
+            .run_with_workers(self.workers, platform::http::shutdown_signal())
+            .await
+    }
+
+    /// Serves until `shutdown` resolves, then stops the workers.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.server.run_with_workers(self.workers, shutdown).await
+    }
+}
+
+/// The service's routes: `/graphql`, `/health/*`, `/api/v1/payments...`.
+pub fn build_router(
+    schema: PaymentsSchema,
+    payments: Payments,
+    verifier: Arc<JwtVerifier>,
+    pool: sqlx::PgPool,
+) -> Router {
+    with_common_layers(
+        graphql_router(schema, verifier.clone())
+            .merge(health_router(postgres_ready(pool)))
+            .merge(crate::rest::routes(payments, verifier)),
+    )
+}

@@ -1,0 +1,285 @@
+//! The payments database: the only module with SQL.
+
+use chrono::{DateTime, Utc};
+use platform::{Currency, Error, Money, Result};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{Payment, PaymentStatus, Refund};
+use crate::provider::CardDetails;
+
+/// The migrations of the payments database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const PAYMENT_COLUMNS: &str =
+    "id, order_id, user_id, amount, currency, status, card_brand, card_last4, \
+     failure_reason, refunded_amount, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    id: Uuid,
+    order_id: Uuid,
+    user_id: Uuid,
+    amount: i64,
+    currency: String,
+    status: String,
+    card_brand: Option<String>,
+    card_last4: Option<String>,
+    failure_reason: Option<String>,
+    refunded_amount: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = Error;
+    fn try_from(r: PaymentRow) -> Result<Payment> {
+        let status = PaymentStatus::parse(&r.status).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("unknown payment status {}", r.status))
+        })?;
+        let card = match (r.card_brand, r.card_last4) {
+            (Some(brand), Some(last4)) => Some(CardDetails { brand, last4 }),
+            _ => None,
+        };
+        Ok(Payment {
+            id: r.id,
+            order_id: r.order_id,
+            user_id: r.user_id,
+            amount: Money::new(r.amount, Currency::parse(&r.currency)?),
+            status,
+            card,
+            failure_reason: r.failure_reason,
+            refunded: r.refunded_amount,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RefundRow {
+    id: Uuid,
+    payment_id: Uuid,
+    amount: i64,
+    currency: String,
+    reason: String,
+    created_at: DateTime<Utc>,
+}
+
+fn payments(rows: Vec<PaymentRow>) -> Result<Vec<Payment>> {
+    rows.into_iter().map(Payment::try_from).collect()
+}
+
+/// The provider's verdict, as stored.
+#[derive(Debug, Clone)]
+pub enum Settlement {
+    /// Charged on this card.
+    Succeeded {
+        /// The card.
+        card: CardDetails,
+        /// The provider's reference.
+        reference: String,
+    },
+    /// Not charged.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Payments in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PaymentStore {
+    pool: PgPool,
+}
+
+impl PaymentStore {
+    /// A store over a migrated pool.
+    pub fn new(pool: PgPool) -> Self {
+        PaymentStore { pool }
+    }
+
+    /// The pool (transactions, readiness).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Records a pending payment for the order unless it has one; returns the
+    /// order's payment either way.
+    pub async fn open_payment(
+        &self,
+        order_id: Uuid,
+        user_id: Uuid,
+        amount: Money,
+    ) -> Result<Payment> {
+        sqlx::query(
+            "INSERT INTO payments (id, order_id, user_id, amount, currency, status)
+             VALUES ($1, $2, $3, $4, $5, 'PENDING') ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(order_id)
+        .bind(user_id)
+        .bind(amount.amount)
+        .bind(amount.currency.as_str())
+        .execute(&self.pool)
+        .await?;
+        let row: PaymentRow = sqlx::query_as(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1"
+        ))
+        .bind(order_id)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    /// Whether the order was cancelled.
+    pub async fn is_order_cancelled(&self, order_id: Uuid) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM cancelled_orders WHERE order_id = $1)",
+            )
+            .bind(order_id)
+            .fetch_one(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Payments by id (one query).
+    pub async fn payments_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Payment>> {
+        let rows: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        payments(rows)
+    }
+
+    /// Payments by order id (one query).
+    pub async fn payments_by_order_ids(&self, order_ids: &[Uuid]) -> Result<Vec<Payment>> {
+        let rows: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY($1)"
+        ))
+        .bind(order_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        payments(rows)
+    }
+
+    /// Refunds of these payments, oldest first (one query).
+    pub async fn refunds_by_payment_ids(&self, ids: &[Uuid]) -> Result<Vec<Refund>> {
+        let rows: Vec<RefundRow> = sqlx::query_as(
+            "SELECT r.id, r.payment_id, r.amount, p.currency, r.reason, r.created_at
+             FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.payment_id = ANY($1) ORDER BY r.created_at, r.id",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Refund {
+                    id: r.id,
+                    payment_id: r.payment_id,
+                    amount: Money::new(r.amount, Currency::parse(&r.currency)?),
+                    reason: r.reason,
+                    created_at: r.created_at,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Settles a pending payment; `None` if it was settled already (by another
+/// replica handling a redelivery).
+pub async fn settle(
+    conn: &mut PgConnection,
+    payment_id: Uuid,
+    settlement: &Settlement,
+) -> Result<Option<Payment>> {
+    let (status, brand, last4, reason, reference) = match settlement {
+        Settlement::Succeeded { card, reference } => (
+            "SUCCEEDED",
+            Some(card.brand.as_str()),
+            Some(card.last4.as_str()),
+            None,
+            Some(reference.as_str()),
+        ),
+        Settlement::Failed { reason } => ("FAILED", None, None, Some(reason.as_str()), None),
+    };
+    let row: Option<PaymentRow> = sqlx::query_as(&format!(
+        "UPDATE payments SET status = $2, card_brand = $3, card_last4 = $4, failure_reason = $5,
+         provider_reference = $6, updated_at = now()
+         WHERE id = $1 AND status = 'PENDING' RETURNING {PAYMENT_COLUMNS}"
+    ))
+    .bind(payment_id)
+    .bind(status)
+    .bind(brand)
+    .bind(last4)
+    .bind(reason)
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(Payment::try_from).transpose()
+}
+
+/// Locks a payment for a refund.
+pub async fn lock_payment(conn: &mut PgConnection, payment_id: Uuid) -> Result<Option<Payment>> {
+    let row: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(payment_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(Payment::try_from).transpose()
+}
+
+/// Locks an order's payment.
+pub async fn lock_payment_of_order(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Option<Payment>> {
+    let row: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"
+    ))
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(Payment::try_from).transpose()
+}
+
+/// Records a refund and the payment's new refunded total and status.
+pub async fn record_refund(
+    conn: &mut PgConnection,
+    payment_id: Uuid,
+    amount: i64,
+    reason: &str,
+    status_after: PaymentStatus,
+) -> Result<()> {
+    sqlx::query("INSERT INTO refunds (id, payment_id, amount, reason) VALUES ($1, $2, $3, $4)")
+        .bind(Uuid::now_v7())
+        .bind(payment_id)
+        .bind(amount)
+        .bind(reason)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE payments SET refunded_amount = refunded_amount + $2, status = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(payment_id)
+    .bind(amount)
+    .bind(status_after.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Remembers that an order was cancelled.
+pub async fn mark_order_cancelled(conn: &mut PgConnection, order_id: Uuid) -> Result<()> {
+    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

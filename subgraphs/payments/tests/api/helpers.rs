@@ -1,0 +1,134 @@
+//! Spawning the service on a fresh database, with the use cases on the same
+//! database for arranging payments, and a provider that counts its calls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use payments::config::Config;
+use payments::payments::{ChargeRequest, Payments};
+use payments::provider::{CardProvider, ChargeOutcome, ProviderUnavailable, SimulatedProvider};
+use payments::startup::Service;
+use payments::store::{PaymentStore, MIGRATOR};
+use platform::auth::{Role, TokenSigner};
+use platform::testing::{fresh_database_url, test_keys, GraphqlClient};
+use platform::{Currency, Money};
+use uuid::Uuid;
+
+/// The simulated provider, counting charges; it can be told to fail
+/// transiently a number of times first.
+#[derive(Default)]
+pub struct CountingProvider {
+    /// Charges that reached the provider.
+    pub calls: AtomicUsize,
+    /// Transient failures still to produce.
+    pub failures_left: AtomicUsize,
+}
+
+#[async_trait]
+impl CardProvider for CountingProvider {
+    async fn charge(
+        &self,
+        key: Uuid,
+        amount: Money,
+        token: &str,
+    ) -> Result<ChargeOutcome, ProviderUnavailable> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ProviderUnavailable("flaky".into()));
+        }
+        SimulatedProvider.charge(key, amount, token).await
+    }
+}
+
+/// A user and their token.
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Bearer token.
+    pub token: String,
+}
+
+/// A new user with `role`.
+pub fn user(role: Role) -> User {
+    let keys = test_keys();
+    let signer = TokenSigner::from_pem(
+        &keys.private_pem,
+        &keys.public_pem,
+        Duration::from_secs(600),
+    )
+    .expect("signer");
+    let id = Uuid::now_v7();
+    User {
+        id,
+        token: signer.sign(id, role).expect("sign").0,
+    }
+}
+
+/// A running service.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// GraphQL client.
+    pub gql: GraphqlClient,
+    /// The use cases on the same database.
+    pub payments: Payments,
+    /// The provider behind `payments`.
+    pub provider: Arc<CountingProvider>,
+    /// An administrator.
+    pub admin: User,
+}
+
+/// A configuration for a fresh database without event workers.
+pub fn test_config() -> Config {
+    Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: fresh_database_url("payments"),
+        jwt_public_key_pem: Some(test_keys().public_pem.clone()),
+        db_max_connections: 5,
+        provider_timeout_ms: 300,
+        event_workers: false,
+        ..Config::default()
+    }
+}
+
+/// Starts the service on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config()).await
+}
+
+/// Starts the service with `config`.
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let url = config.database_url.clone();
+    let timeout = Duration::from_millis(config.provider_timeout_ms);
+    let service = Service::build(config).await.expect("service builds");
+    let port = service.port();
+    tokio::spawn(service.run(std::future::pending()));
+    let pool = platform::db::connect_with(&url, &[&MIGRATOR, &events::MIGRATOR], 10)
+        .await
+        .expect("pool");
+    let provider = Arc::new(CountingProvider::default());
+    TestApp {
+        base_url: format!("http://127.0.0.1:{port}"),
+        gql: GraphqlClient::local(port),
+        payments: Payments::new(PaymentStore::new(pool), provider.clone(), timeout),
+        provider,
+        admin: user(Role::Admin),
+    }
+}
+
+/// A charge request for a new order of `amount` cents by `user_id`.
+pub fn charge_request(user_id: Uuid, amount: i64, token: &str) -> ChargeRequest {
+    ChargeRequest {
+        order_id: Uuid::now_v7(),
+        user_id,
+        amount: Money::new(amount, Currency::EUR),
+        token: token.into(),
+    }
+}
