@@ -11,7 +11,11 @@ fn run(program: &str, args: &[&str]) -> (bool, String) {
         .current_dir(repo_root())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program} (scripts/test installs it): {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 

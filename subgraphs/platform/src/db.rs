@@ -62,8 +62,10 @@ pub async fn connect_with(
     migrators: &[&Migrator],
     max_connections: u32,
 ) -> anyhow::Result<PgPool> {
-    let mut migrations: Vec<sqlx::migrate::Migration> =
-        migrators.iter().flat_map(|m| m.migrations.iter().cloned()).collect();
+    let mut migrations: Vec<sqlx::migrate::Migration> = migrators
+        .iter()
+        .flat_map(|m| m.migrations.iter().cloned())
+        .collect();
     migrations.sort_by_key(|m| m.version);
     let migrator = Migrator {
         migrations: std::borrow::Cow::Owned(migrations),
