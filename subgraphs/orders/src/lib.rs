@@ -1,1 +1,12 @@
-//! orders service
+//! The orders service: carts, orders and the order state machine that drives
+//! the saga, extending the supergraph's `User` with `orders`.
+
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod orders;
+pub mod rest;
+pub mod saga;
+pub mod startup;
+pub mod store;

@@ -1,1 +1,12 @@
-fn main() {}
+//! Runs the orders service: `ORDERS_*` variables configure it.
+
+use orders::config::Config;
+use orders::startup::Service;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    platform::telemetry::init("orders");
+    let config: Config = platform::config::load("ORDERS")?;
+    Service::build(config).await?.run_until_stopped().await?;
+    Ok(())
+}

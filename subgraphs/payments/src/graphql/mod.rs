@@ -26,12 +26,18 @@ pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the schema over the use cases.
 pub fn build_schema(payments: Payments) -> PaymentsSchema {
+    build_schema_with(payments, LOADER_DELAY)
+}
+
+/// Builds the schema with loaders that wait `loader_delay` to collect keys (a
+/// test on a busy machine gives them longer, so a batch is never split).
+pub fn build_schema_with(payments: Payments, loader_delay: Duration) -> PaymentsSchema {
     let store = payments.store().clone();
     Schema::build(Query, Mutation, EmptySubscription)
         .enable_federation()
-        .data(DataLoader::new(PaymentsById(store.clone()), tokio::spawn).delay(LOADER_DELAY))
-        .data(DataLoader::new(PaymentsByOrder(store.clone()), tokio::spawn).delay(LOADER_DELAY))
-        .data(DataLoader::new(RefundsByPayment(store), tokio::spawn).delay(LOADER_DELAY))
+        .data(DataLoader::new(PaymentsById(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(PaymentsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(RefundsByPayment(store), tokio::spawn).delay(loader_delay))
         .data(payments)
         .limit_depth(15)
         .limit_complexity(2000)

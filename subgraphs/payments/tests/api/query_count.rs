@@ -37,7 +37,10 @@ async fn payments_of_n_orders_cost_a_constant_number_of_queries() {
             .await
             .unwrap();
     }
-    let schema = payments::graphql::build_schema(app.payments.clone());
+    let schema = payments::graphql::build_schema_with(
+        app.payments.clone(),
+        std::time::Duration::from_millis(50),
+    );
     let query = "query($reps: [_Any!]!) { _entities(representations: $reps) {
         ... on Order { id payment { status refunds { amount { amount } } } } } }";
 

@@ -1,0 +1,343 @@
+//! The order state machine of the saga.
+//!
+//! ```text
+//! PENDING ──stock reserved──► AWAITING_PAYMENT ──payment succeeded──► PAID ──► SHIPPED ──► DELIVERED
+//!    │                              │ payment failed / reservation expired       │ cancel
+//!    └──stock rejected──► CANCELLED ◄┘ cancel (stock released)                    ▼
+//!                                                           REFUND_PENDING ──refunded──► REFUNDED
+//! ```
+//! [`decide`] is the only place that knows which trigger moves an order where and
+//! which event that change announces. Late or out-of-order events are decided
+//! too (a payment that succeeds after a cancellation is refunded), never dropped.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an order is.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Placed; waiting for stock to be reserved.
+    Pending,
+    /// Stock is held; waiting for the payment.
+    AwaitingPayment,
+    /// Paid; to be shipped.
+    Paid,
+    /// On its way.
+    Shipped,
+    /// Arrived.
+    Delivered,
+    /// Cancelled before it was paid (or its payment is being returned).
+    Cancelled,
+    /// Cancelled after payment; the refund is on its way.
+    RefundPending,
+    /// Cancelled and refunded.
+    Refunded,
+}
+
+impl OrderStatus {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::AwaitingPayment => "AWAITING_PAYMENT",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Shipped => "SHIPPED",
+            OrderStatus::Delivered => "DELIVERED",
+            OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::RefundPending => "REFUND_PENDING",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "PENDING" => OrderStatus::Pending,
+            "AWAITING_PAYMENT" => OrderStatus::AwaitingPayment,
+            "PAID" => OrderStatus::Paid,
+            "SHIPPED" => OrderStatus::Shipped,
+            "DELIVERED" => OrderStatus::Delivered,
+            "CANCELLED" => OrderStatus::Cancelled,
+            "REFUND_PENDING" => OrderStatus::RefundPending,
+            "REFUNDED" => OrderStatus::Refunded,
+            _ => return None,
+        })
+    }
+}
+
+/// What happened to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Products held the stock (`stock.reserved`).
+    StockReserved,
+    /// Products could not (`stock.rejected`).
+    StockRejected,
+    /// The hold lapsed before payment (`stock.released`, expired).
+    ReservationExpired,
+    /// The card was charged (`payment.succeeded`).
+    PaymentSucceeded,
+    /// The card was not (`payment.failed`).
+    PaymentFailed,
+    /// The money went back (`payment.refunded`).
+    Refunded,
+    /// The customer or an admin cancels.
+    CancelRequested,
+    /// An admin ships it.
+    Ship,
+    /// An admin marks it delivered.
+    Deliver,
+}
+
+/// An event a change announces to the other services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// `payment.requested`.
+    RequestPayment,
+    /// `order.paid`.
+    AnnouncePaid,
+    /// `order.cancelled`: release or restock, and refund if `refund`.
+    AnnounceCancelled {
+        /// Money was taken and must go back.
+        refund: bool,
+        /// The stock was sold and must come back.
+        restock: bool,
+    },
+    /// `order.shipped`.
+    AnnounceShipped,
+    /// `order.delivered`.
+    AnnounceDelivered,
+}
+
+/// What a trigger does to an order in a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The order moves to `to` (possibly the same status) and announces `effect`.
+    Apply {
+        /// The new status.
+        to: OrderStatus,
+        /// What to announce.
+        effect: Option<Effect>,
+    },
+    /// Nothing to do: a duplicate or an event whose work is done elsewhere.
+    Ignore,
+    /// Not allowed (a client's request): `CONFLICT`.
+    Reject,
+}
+
+/// The state machine.
+pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
+    use Decision::{Apply, Ignore, Reject};
+    use OrderStatus as S;
+    use Trigger as T;
+    let cancel_unpaid = Some(Effect::AnnounceCancelled {
+        refund: false,
+        restock: false,
+    });
+    match (from, trigger) {
+        (S::Pending, T::StockReserved) => Apply {
+            to: S::AwaitingPayment,
+            effect: Some(Effect::RequestPayment),
+        },
+        (S::Pending, T::StockRejected) => Apply {
+            to: S::Cancelled,
+            effect: None,
+        },
+        (S::Pending, T::CancelRequested) => Apply {
+            to: S::Cancelled,
+            effect: cancel_unpaid,
+        },
+        (S::AwaitingPayment, T::PaymentSucceeded) => Apply {
+            to: S::Paid,
+            effect: Some(Effect::AnnouncePaid),
+        },
+        (S::AwaitingPayment, T::PaymentFailed | T::ReservationExpired | T::CancelRequested) => {
+            Apply {
+                to: S::Cancelled,
+                effect: cancel_unpaid,
+            }
+        }
+        (S::Paid, T::CancelRequested) => Apply {
+            to: S::RefundPending,
+            effect: Some(Effect::AnnounceCancelled {
+                refund: true,
+                restock: true,
+            }),
+        },
+        // Paid, but the lapsed reservation could not be sold after all.
+        (S::Paid, T::StockRejected) => Apply {
+            to: S::RefundPending,
+            effect: Some(Effect::AnnounceCancelled {
+                refund: true,
+                restock: false,
+            }),
+        },
+        (S::Paid, T::Ship) => Apply {
+            to: S::Shipped,
+            effect: Some(Effect::AnnounceShipped),
+        },
+        (S::Shipped, T::Deliver) => Apply {
+            to: S::Delivered,
+            effect: Some(Effect::AnnounceDelivered),
+        },
+        (S::RefundPending, T::Refunded) => Apply {
+            to: S::Refunded,
+            effect: None,
+        },
+        // Late arrivals on a cancelled order: give back what they took.
+        (S::Cancelled, T::StockReserved) => Apply {
+            to: S::Cancelled,
+            effect: cancel_unpaid,
+        },
+        (S::Cancelled, T::PaymentSucceeded) => Apply {
+            to: S::RefundPending,
+            effect: Some(Effect::AnnounceCancelled {
+                refund: true,
+                restock: false,
+            }),
+        },
+        // Client requests that make no sense in this status.
+        (_, T::CancelRequested | T::Ship | T::Deliver) => Reject,
+        // Duplicates, and events whose consequence is already in motion.
+        _ => Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus as S;
+    use Trigger as T;
+
+    fn to(from: S, t: T) -> Option<S> {
+        match decide(from, t) {
+            Decision::Apply { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_happy_path_goes_from_pending_to_delivered() {
+        assert_eq!(to(S::Pending, T::StockReserved), Some(S::AwaitingPayment));
+        assert_eq!(to(S::AwaitingPayment, T::PaymentSucceeded), Some(S::Paid));
+        assert_eq!(to(S::Paid, T::Ship), Some(S::Shipped));
+        assert_eq!(to(S::Shipped, T::Deliver), Some(S::Delivered));
+    }
+
+    #[test]
+    fn reserving_stock_requests_the_payment_and_paying_announces_it() {
+        assert_eq!(
+            decide(S::Pending, T::StockReserved),
+            Decision::Apply {
+                to: S::AwaitingPayment,
+                effect: Some(Effect::RequestPayment)
+            }
+        );
+        assert_eq!(
+            decide(S::AwaitingPayment, T::PaymentSucceeded),
+            Decision::Apply {
+                to: S::Paid,
+                effect: Some(Effect::AnnouncePaid)
+            }
+        );
+    }
+
+    #[test]
+    fn failures_before_payment_cancel_and_release_the_stock() {
+        for t in [T::PaymentFailed, T::ReservationExpired, T::CancelRequested] {
+            assert_eq!(
+                decide(S::AwaitingPayment, t),
+                Decision::Apply {
+                    to: S::Cancelled,
+                    effect: Some(Effect::AnnounceCancelled {
+                        refund: false,
+                        restock: false
+                    })
+                },
+                "{t:?}"
+            );
+        }
+        assert_eq!(
+            decide(S::Pending, T::StockRejected),
+            Decision::Apply {
+                to: S::Cancelled,
+                effect: None
+            }
+        );
+    }
+
+    #[test]
+    fn cancelling_a_paid_order_refunds_and_restocks() {
+        assert_eq!(
+            decide(S::Paid, T::CancelRequested),
+            Decision::Apply {
+                to: S::RefundPending,
+                effect: Some(Effect::AnnounceCancelled {
+                    refund: true,
+                    restock: true
+                })
+            }
+        );
+        assert_eq!(to(S::RefundPending, T::Refunded), Some(S::Refunded));
+    }
+
+    #[test]
+    fn a_payment_after_a_cancellation_is_refunded_not_ignored() {
+        assert_eq!(
+            decide(S::Cancelled, T::PaymentSucceeded),
+            Decision::Apply {
+                to: S::RefundPending,
+                effect: Some(Effect::AnnounceCancelled {
+                    refund: true,
+                    restock: false
+                })
+            }
+        );
+        assert_eq!(
+            decide(S::Cancelled, T::StockReserved),
+            Decision::Apply {
+                to: S::Cancelled,
+                effect: Some(Effect::AnnounceCancelled {
+                    refund: false,
+                    restock: false
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn clients_cannot_skip_steps_or_undo_the_end() {
+        assert_eq!(decide(S::Pending, T::Ship), Decision::Reject);
+        assert_eq!(decide(S::Paid, T::Deliver), Decision::Reject);
+        assert_eq!(decide(S::Shipped, T::CancelRequested), Decision::Reject);
+        assert_eq!(decide(S::Delivered, T::CancelRequested), Decision::Reject);
+        assert_eq!(decide(S::Cancelled, T::CancelRequested), Decision::Reject);
+        assert_eq!(decide(S::Refunded, T::Ship), Decision::Reject);
+    }
+
+    #[test]
+    fn duplicates_change_nothing() {
+        assert_eq!(
+            decide(S::AwaitingPayment, T::StockReserved),
+            Decision::Ignore
+        );
+        assert_eq!(decide(S::Paid, T::PaymentSucceeded), Decision::Ignore);
+        assert_eq!(decide(S::Refunded, T::Refunded), Decision::Ignore);
+        assert_eq!(decide(S::Cancelled, T::PaymentFailed), Decision::Ignore);
+    }
+
+    #[test]
+    fn stored_names_round_trip() {
+        for s in [
+            S::Pending,
+            S::AwaitingPayment,
+            S::Paid,
+            S::Shipped,
+            S::Delivered,
+            S::Cancelled,
+            S::RefundPending,
+            S::Refunded,
+        ] {
+            assert_eq!(S::parse(s.as_str()), Some(s));
+        }
+    }
+}

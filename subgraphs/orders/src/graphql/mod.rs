@@ -1,0 +1,295 @@
+//! The orders subgraph: `Order @key(id)`, `User.orders` on the users
+//! subgraph's `User`, the cart, checkout and the status changes. Entities and
+//! list fields load through DataLoaders: one query per kind per request step.
+
+mod loaders;
+mod types;
+
+use std::time::Duration;
+
+use async_graphql::connection::{Connection, OpaqueCursor};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptySubscription, InputObject, Object, ResultExt, Schema, ID};
+use platform::auth;
+use platform::pagination::{connection, PageRequest};
+use uuid::Uuid;
+
+pub use loaders::{HistoryByOrder, ItemsByOrder, OrdersById};
+pub use types::{CartObject, OrderObject, UserRef};
+
+use crate::domain::{parse_id, OrderStatus, PaymentToken, ShippingAddress};
+use crate::orders::{Orders, PlaceOrder};
+
+/// The orders schema.
+pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// How long loaders collect keys before one batched query.
+pub const LOADER_DELAY: Duration = Duration::from_millis(2);
+
+/// Builds the schema over the use cases.
+pub fn build_schema(orders: Orders) -> OrdersSchema {
+    build_schema_with(orders, LOADER_DELAY)
+}
+
+/// Builds the schema with loaders that wait `loader_delay` to collect keys (a
+/// test on a busy machine gives them longer, so a batch is never split).
+pub fn build_schema_with(orders: Orders, loader_delay: Duration) -> OrdersSchema {
+    let store = orders.store().clone();
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(DataLoader::new(OrdersById(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(ItemsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(HistoryByOrder(store), tokio::spawn).delay(loader_delay))
+        .data(orders)
+        .limit_depth(15)
+        .limit_complexity(5000)
+        .finish()
+}
+
+/// A page of orders.
+pub type OrderConnection = Connection<OpaqueCursor<Uuid>, OrderObject>;
+
+/// Queries.
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The viewer's cart, priced at today's prices.
+    async fn my_cart(&self, ctx: &Context<'_>) -> async_graphql::Result<CartObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let orders = ctx.data::<Orders>()?;
+        Ok(CartObject::new(orders.cart(&viewer).await.extend()?))
+    }
+
+    /// An order the viewer may see (their own, or any for an admin).
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<OrderObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(OrderObject(
+            ctx.data::<Orders>()?
+                .order_for(&viewer, &id)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Every order, newest first (administrators), optionally in one status.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<OrderStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<OrderConnection> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let page = PageRequest::<Uuid>::parse(first, after).extend()?;
+        let rows = ctx
+            .data::<Orders>()?
+            .all_orders(&viewer, status, &page)
+            .await
+            .extend()?;
+        Ok(connection(&page, rows, |o| o.id, OrderObject))
+    }
+
+    /// Resolves an `Order` reference (the viewer must be allowed to see it).
+    #[graphql(entity)]
+    async fn find_order_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<OrderObject>> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let id = parse_id("id", &id).extend()?;
+        let order = ctx.data::<DataLoader<OrdersById>>()?.load_one(id).await?;
+        if let Some(o) = &order {
+            viewer.ensure_can_access(o.user_id).extend()?;
+        }
+        Ok(order.map(OrderObject))
+    }
+
+    /// Resolves a `User` reference to attach their orders.
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, id: ID) -> async_graphql::Result<UserRef> {
+        Ok(UserRef {
+            id: parse_id("id", &id).extend()?,
+        })
+    }
+}
+
+/// A shipping address as entered at checkout.
+#[derive(InputObject)]
+pub struct ShippingAddressInput {
+    /// Recipient.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// More.
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 code (`DE`, `FR`, ...).
+    pub country: String,
+}
+
+impl ShippingAddressInput {
+    /// Parses the address.
+    pub fn parse(&self) -> platform::Result<ShippingAddress> {
+        ShippingAddress::parse(
+            &self.name,
+            &self.line1,
+            self.line2.as_deref(),
+            &self.city,
+            &self.postal_code,
+            &self.country,
+        )
+    }
+}
+
+/// A product and a quantity to order.
+#[derive(InputObject)]
+pub struct OrderLineInput {
+    /// The product.
+    pub product_id: ID,
+    /// How many (1 to 100).
+    pub quantity: i32,
+}
+
+/// Checkout.
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    /// Where to ship.
+    pub shipping_address: ShippingAddressInput,
+    /// The card token from the payment form (`tok_visa`, ...).
+    pub payment_token: String,
+    /// What to order; the cart when omitted.
+    pub items: Option<Vec<OrderLineInput>>,
+}
+
+impl PlaceOrderInput {
+    /// Parses the checkout.
+    pub fn parse(&self) -> platform::Result<PlaceOrder> {
+        Ok(PlaceOrder {
+            shipping_address: self.shipping_address.parse()?,
+            payment_token: PaymentToken::parse(&self.payment_token)?,
+            items: self.items.as_ref().map(|items| {
+                items
+                    .iter()
+                    .map(|i| (i.product_id.to_string(), i64::from(i.quantity)))
+                    .collect()
+            }),
+        })
+    }
+}
+
+/// Mutations.
+#[derive(Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds a product to the viewer's cart.
+    async fn add_to_cart(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        quantity: i32,
+    ) -> async_graphql::Result<CartObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let lines = ctx
+            .data::<Orders>()?
+            .add_to_cart(&viewer, &product_id, i64::from(quantity))
+            .await
+            .extend()?;
+        Ok(CartObject::new(lines))
+    }
+
+    /// Sets the quantity of a product in the cart (0 removes it).
+    async fn update_cart_item(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        quantity: i32,
+    ) -> async_graphql::Result<CartObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let lines = ctx
+            .data::<Orders>()?
+            .update_cart_item(&viewer, &product_id, i64::from(quantity))
+            .await
+            .extend()?;
+        Ok(CartObject::new(lines))
+    }
+
+    /// Removes a product from the cart.
+    async fn remove_from_cart(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+    ) -> async_graphql::Result<CartObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(CartObject::new(
+            ctx.data::<Orders>()?
+                .remove_from_cart(&viewer, &product_id)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Places an order (the cart, or the given items). Retrying with the same
+    /// `idempotencyKey` returns the same order.
+    async fn place_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PlaceOrderInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<OrderObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let request = input.parse().extend()?;
+        Ok(OrderObject(
+            ctx.data::<Orders>()?
+                .place_order(&viewer, request, &idempotency_key)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Cancels an order: before payment the stock is released; after payment
+    /// it is refunded and restocked.
+    async fn cancel_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> async_graphql::Result<OrderObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(OrderObject(
+            ctx.data::<Orders>()?
+                .cancel_order(&viewer, &id, reason.as_deref())
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Ships a paid order (administrators).
+    async fn ship_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<OrderObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(OrderObject(
+            ctx.data::<Orders>()?
+                .ship_order(&viewer, &id)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Marks a shipped order delivered (administrators).
+    async fn deliver_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<OrderObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(OrderObject(
+            ctx.data::<Orders>()?
+                .deliver_order(&viewer, &id)
+                .await
+                .extend()?,
+        ))
+    }
+}

@@ -1,0 +1,501 @@
+//! The use cases of orders, shared by GraphQL, REST and the saga's event
+//! handler: the cart, placing an order (idempotently), and every status change,
+//! each decided by the state machine and applied with its outgoing event in
+//! one transaction.
+
+use std::sync::Arc;
+
+use events::catalogue::{
+    OrderCancelled, OrderDelivered, OrderLine, OrderPaid, OrderPlaced, OrderShipped,
+    PaymentRequested,
+};
+use events::consumer::begin_once;
+use events::outbox::enqueue;
+use events::{EventMeta, RawEnvelope};
+use platform::auth::Viewer;
+use platform::pagination::PageRequest;
+use platform::{Error, Money, Result};
+use sha2::{Digest, Sha256};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::catalog::{Catalog, QuotedLine};
+use crate::domain::checkout::{merge_lines, MAX_LINES};
+use crate::domain::{
+    decide, parse_id, CartLine, CartQuantity, Decision, Effect, IdempotencyKey, Order, OrderItem,
+    OrderLineRequest, OrderStatus, PaymentToken, ShippingAddress, Trigger,
+};
+use crate::store::{self, NewOrder, OrderStore};
+
+/// The service name in event envelopes and the inbox.
+pub const SERVICE: &str = "orders";
+
+/// What a customer asks for at checkout.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    /// Where to ship.
+    pub shipping_address: ShippingAddress,
+    /// The card token.
+    pub payment_token: PaymentToken,
+    /// Explicit lines (product id, quantity); `None` orders the cart.
+    pub items: Option<Vec<(String, i64)>>,
+}
+
+/// Context of a status change.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeContext {
+    /// Why (shown in the history).
+    pub reason: Option<String>,
+    /// The payment, for `order.paid`.
+    pub payment_id: Option<Uuid>,
+}
+
+/// Orders and carts.
+#[derive(Clone)]
+pub struct Orders {
+    store: OrderStore,
+    catalog: Arc<dyn Catalog>,
+}
+
+impl Orders {
+    /// Use cases over `store`, pricing with `catalog`.
+    pub fn new(store: OrderStore, catalog: Arc<dyn Catalog>) -> Self {
+        Orders { store, catalog }
+    }
+
+    /// The store (for loaders).
+    pub fn store(&self) -> &OrderStore {
+        &self.store
+    }
+
+    /// The viewer's cart.
+    pub async fn cart(&self, viewer: &Viewer) -> Result<Vec<CartLine>> {
+        self.store.cart(viewer.user_id).await
+    }
+
+    /// Prices cart lines at today's prices.
+    pub async fn price(&self, lines: &[CartLine]) -> Result<Vec<QuotedLine>> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request: Vec<OrderLineRequest> = lines
+            .iter()
+            .map(|l| OrderLineRequest {
+                product_id: l.product_id,
+                quantity: l.quantity,
+            })
+            .collect();
+        self.catalog.quote(&request).await
+    }
+
+    /// Adds `quantity` of a product to the viewer's cart.
+    pub async fn add_to_cart(
+        &self,
+        viewer: &Viewer,
+        product_id: &str,
+        quantity: i64,
+    ) -> Result<Vec<CartLine>> {
+        let product_id = parse_id("productId", product_id)?;
+        let quantity = CartQuantity::parse(quantity)?;
+        self.store
+            .add_to_cart(viewer.user_id, product_id, quantity.get(), MAX_LINES as i64)
+            .await?;
+        self.cart(viewer).await
+    }
+
+    /// Sets a cart line's quantity; 0 removes it.
+    pub async fn update_cart_item(
+        &self,
+        viewer: &Viewer,
+        product_id: &str,
+        quantity: i64,
+    ) -> Result<Vec<CartLine>> {
+        let product_id = parse_id("productId", product_id)?;
+        if quantity == 0 {
+            self.store
+                .remove_from_cart(viewer.user_id, product_id)
+                .await?;
+        } else {
+            let quantity = CartQuantity::parse(quantity)?;
+            self.store
+                .set_cart_quantity(viewer.user_id, product_id, quantity.get())
+                .await?;
+        }
+        self.cart(viewer).await
+    }
+
+    /// Removes a product from the viewer's cart.
+    pub async fn remove_from_cart(
+        &self,
+        viewer: &Viewer,
+        product_id: &str,
+    ) -> Result<Vec<CartLine>> {
+        let product_id = parse_id("productId", product_id)?;
+        self.store
+            .remove_from_cart(viewer.user_id, product_id)
+            .await?;
+        self.cart(viewer).await
+    }
+
+    /// Places an order at today's prices and announces it (`order.placed`).
+    /// The same key with the same request returns the same order; with a
+    /// different request it is `CONFLICT`.
+    pub async fn place_order(
+        &self,
+        viewer: &Viewer,
+        request: PlaceOrder,
+        key: &str,
+    ) -> Result<Order> {
+        let key = IdempotencyKey::parse(key)?;
+        let from_cart = request.items.is_none();
+        let raw_lines: Vec<(Uuid, i64)> = match &request.items {
+            Some(items) => items
+                .iter()
+                .map(|(id, q)| Ok((parse_id("productId", id)?, *q)))
+                .collect::<Result<_>>()?,
+            None => self
+                .store
+                .cart(viewer.user_id)
+                .await?
+                .into_iter()
+                .map(|l| (l.product_id, i64::from(l.quantity)))
+                .collect(),
+        };
+        if raw_lines.is_empty() {
+            return Err(Error::invalid(
+                "the cart is empty: add items or pass them explicitly",
+            ));
+        }
+        let lines = merge_lines(&raw_lines)?;
+        let hash = request_hash(&lines, &request);
+        if let Some(existing) = self.replay(viewer, &key, &hash).await? {
+            return Ok(existing);
+        }
+
+        let quoted = self.catalog.quote(&lines).await?;
+        let order_id = Uuid::now_v7();
+        let items = price_lines(order_id, &quoted)?;
+        let total = total_of(&items)?;
+        let new_order = NewOrder {
+            id: order_id,
+            user_id: viewer.user_id,
+            total,
+            shipping_address: request.shipping_address,
+            payment_token: request.payment_token.as_str().to_string(),
+            idempotency_key: key.as_str().to_string(),
+            request_hash: hash.clone(),
+            items,
+        };
+        let mut tx = self.store.pool().begin().await?;
+        let Some(order) = store::insert_order(&mut tx, &new_order).await? else {
+            // A concurrent request with the same key won.
+            tx.rollback().await?;
+            return self
+                .replay(viewer, &key, &hash)
+                .await?
+                .ok_or_else(|| Error::conflict("order being placed"));
+        };
+        if from_cart {
+            let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+            store::remove_cart_lines(&mut tx, viewer.user_id, &products).await?;
+        }
+        let placed = OrderPlaced {
+            order_id,
+            user_id: viewer.user_id,
+            items: lines
+                .iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id,
+                    quantity: i64::from(l.quantity),
+                })
+                .collect(),
+            currency: total.currency.to_string(),
+        };
+        enqueue(&mut tx, SERVICE, placed, EventMeta::default()).await?;
+        tx.commit().await?;
+        tracing::info!(order = %order.id, number = %order.display_number(), total = total.amount, "order placed");
+        Ok(order)
+    }
+
+    async fn replay(
+        &self,
+        viewer: &Viewer,
+        key: &IdempotencyKey,
+        hash: &str,
+    ) -> Result<Option<Order>> {
+        match self
+            .store
+            .order_by_key(viewer.user_id, key.as_str())
+            .await?
+        {
+            Some((order, stored)) if stored == hash => Ok(Some(order)),
+            Some(_) => Err(Error::conflict(
+                "this idempotency key was used for a different order",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The customer or an admin cancels an order.
+    pub async fn cancel_order(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<Order> {
+        let order = self.order_for(viewer, id).await?;
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("cancelled by the customer");
+        if reason.chars().count() > 500 {
+            return Err(Error::invalid("a reason has at most 500 characters"));
+        }
+        let ctx = ChangeContext {
+            reason: Some(reason.to_string()),
+            payment_id: None,
+        };
+        self.apply(order.id, Trigger::CancelRequested, ctx, None)
+            .await?
+            .ok_or_else(|| Error::not_found("order", id))
+    }
+
+    /// An admin ships an order.
+    pub async fn ship_order(&self, viewer: &Viewer, id: &str) -> Result<Order> {
+        self.admin_change(viewer, id, Trigger::Ship, "shipped")
+            .await
+    }
+
+    /// An admin marks an order delivered.
+    pub async fn deliver_order(&self, viewer: &Viewer, id: &str) -> Result<Order> {
+        self.admin_change(viewer, id, Trigger::Deliver, "delivered")
+            .await
+    }
+
+    async fn admin_change(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+        trigger: Trigger,
+        reason: &str,
+    ) -> Result<Order> {
+        if !viewer.is_admin() {
+            return Err(Error::Forbidden("administrators only".into()));
+        }
+        let id = parse_id("id", id)?;
+        let ctx = ChangeContext {
+            reason: Some(reason.into()),
+            payment_id: None,
+        };
+        self.apply(id, trigger, ctx, None)
+            .await?
+            .ok_or_else(|| Error::not_found("order", id))
+    }
+
+    /// An order the viewer may see.
+    pub async fn order_for(&self, viewer: &Viewer, id: &str) -> Result<Order> {
+        let id = parse_id("id", id)?;
+        let order = self
+            .store
+            .orders_by_ids(&[id])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("order", id))?;
+        viewer.ensure_can_access(order.user_id)?;
+        Ok(order)
+    }
+
+    /// A page of a user's orders (the user themself or an admin), newest first.
+    pub async fn orders_of(
+        &self,
+        viewer: &Viewer,
+        user_id: Uuid,
+        page: &PageRequest<Uuid>,
+    ) -> Result<Vec<Order>> {
+        viewer.ensure_can_access(user_id)?;
+        self.store
+            .orders_of_user(user_id, page.after, page.fetch_limit())
+            .await
+    }
+
+    /// A page of all orders (admins), optionally in one status.
+    pub async fn all_orders(
+        &self,
+        viewer: &Viewer,
+        status: Option<OrderStatus>,
+        page: &PageRequest<Uuid>,
+    ) -> Result<Vec<Order>> {
+        if !viewer.is_admin() {
+            return Err(Error::Forbidden("administrators only".into()));
+        }
+        self.store
+            .all_orders(status, page.after, page.fetch_limit())
+            .await
+    }
+
+    /// Applies a trigger to an order through the state machine: the status
+    /// change, its history entry, the event it announces and (for an event) the
+    /// inbox entry commit together. Returns `None` for a redelivered event or an
+    /// unknown order of an event.
+    pub async fn apply(
+        &self,
+        order_id: Uuid,
+        trigger: Trigger,
+        ctx: ChangeContext,
+        cause: Option<&RawEnvelope>,
+    ) -> Result<Option<Order>> {
+        let mut tx: Transaction<'static, Postgres> = match cause {
+            Some(event) => match begin_once(self.store.pool(), SERVICE, event).await? {
+                Some(tx) => tx,
+                None => return Ok(None),
+            },
+            None => self.store.pool().begin().await?,
+        };
+        let Some(order) = store::lock_order(&mut tx, order_id).await? else {
+            if cause.is_some() {
+                tracing::warn!(order = %order_id, ?trigger, "event for an unknown order; ignored");
+                tx.commit().await?;
+                return Ok(None);
+            }
+            return Err(Error::not_found("order", order_id));
+        };
+        let from = order.status;
+        match decide(from, trigger) {
+            Decision::Reject if cause.is_some() => {
+                tracing::warn!(order = %order_id, status = from.as_str(), ?trigger, "event does not apply; ignored");
+            }
+            Decision::Reject => {
+                return Err(Error::conflict(format!(
+                    "an order that is {} cannot be {}",
+                    from.as_str().to_lowercase().replace('_', " "),
+                    match trigger {
+                        Trigger::Ship => "shipped",
+                        Trigger::Deliver => "delivered",
+                        _ => "cancelled",
+                    }
+                )))
+            }
+            Decision::Ignore => {
+                tracing::info!(order = %order_id, status = from.as_str(), ?trigger, "nothing to do");
+            }
+            Decision::Apply { to, effect } => {
+                store::change_status(&mut tx, order_id, from, to, ctx.reason.as_deref()).await?;
+                if let Some(effect) = effect {
+                    let meta = cause.map(EventMeta::caused_by).unwrap_or_default();
+                    announce(&mut tx, &order, effect, &ctx, meta).await?;
+                }
+                tracing::info!(order = %order_id, from = from.as_str(), to = to.as_str(), ?trigger, "order status changed");
+            }
+        }
+        let updated = store::lock_order(&mut tx, order_id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+async fn announce(
+    tx: &mut Transaction<'static, Postgres>,
+    order: &Order,
+    effect: Effect,
+    ctx: &ChangeContext,
+    meta: EventMeta,
+) -> Result<()> {
+    match effect {
+        Effect::RequestPayment => {
+            let event = PaymentRequested {
+                order_id: order.id,
+                user_id: order.user_id,
+                amount: order.total,
+                payment_token: order.payment_token.clone(),
+            };
+            enqueue(tx, SERVICE, event, meta).await?;
+        }
+        Effect::AnnouncePaid => {
+            let payment_id = ctx.payment_id.unwrap_or_default();
+            enqueue(
+                tx,
+                SERVICE,
+                OrderPaid {
+                    order_id: order.id,
+                    payment_id,
+                },
+                meta,
+            )
+            .await?;
+        }
+        Effect::AnnounceCancelled { refund, restock } => {
+            let items = store::items_in(tx, order.id)
+                .await?
+                .into_iter()
+                .map(|(product_id, quantity)| OrderLine {
+                    product_id,
+                    quantity: i64::from(quantity),
+                })
+                .collect();
+            let event = OrderCancelled {
+                order_id: order.id,
+                reason: ctx.reason.clone().unwrap_or_else(|| "cancelled".into()),
+                refund,
+                restock,
+                items,
+            };
+            enqueue(tx, SERVICE, event, meta).await?;
+        }
+        Effect::AnnounceShipped => {
+            enqueue(tx, SERVICE, OrderShipped { order_id: order.id }, meta).await?;
+        }
+        Effect::AnnounceDelivered => {
+            enqueue(tx, SERVICE, OrderDelivered { order_id: order.id }, meta).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Order lines priced from a quote; a line short of stock is `CONFLICT`.
+fn price_lines(order_id: Uuid, quoted: &[QuotedLine]) -> Result<Vec<OrderItem>> {
+    quoted
+        .iter()
+        .map(|q| {
+            if q.available_quantity < i64::from(q.quantity) {
+                return Err(Error::conflict(format!(
+                    "only {} of {} ({}) left",
+                    q.available_quantity.max(0),
+                    q.name,
+                    q.sku
+                )));
+            }
+            Ok(OrderItem {
+                order_id,
+                product_id: q.product_id,
+                sku: q.sku.clone(),
+                name: q.name.clone(),
+                quantity: q.quantity,
+                unit_price: q.unit_price,
+                line_total: q.unit_price.times(i64::from(q.quantity))?,
+            })
+        })
+        .collect()
+}
+
+/// The sum of the lines; all in one currency.
+pub fn total_of(items: &[OrderItem]) -> Result<Money> {
+    let Some(first) = items.first() else {
+        return Err(Error::invalid("an order needs at least one item"));
+    };
+    items
+        .iter()
+        .skip(1)
+        .try_fold(first.line_total, |sum, i| sum.plus(i.line_total))
+}
+
+fn request_hash(lines: &[OrderLineRequest], request: &PlaceOrder) -> String {
+    let mut sorted = lines.to_vec();
+    sorted.sort_by_key(|l| l.product_id);
+    let canonical = serde_json::json!({
+        "items": sorted,
+        "address": request.shipping_address,
+        "token": request.payment_token.as_str(),
+    });
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

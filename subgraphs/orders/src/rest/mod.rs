@@ -1,0 +1,283 @@
+//! The REST fallback (Bearer token required): `POST /api/v1/orders`
+//! (`Idempotency-Key` header), `GET /api/v1/orders`, `GET /api/v1/orders/{id}`,
+//! `POST /api/v1/orders/{id}/cancel`. Same use cases as GraphQL; errors are
+//! problem details.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use platform::auth::{Auth, JwtVerifier, Viewer};
+use platform::http::JsonBody;
+use platform::pagination::{encode_cursor, PageRequest};
+use platform::{Error, Result};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{Order, OrderItem, PaymentToken, ShippingAddress};
+use crate::orders::{Orders, PlaceOrder};
+
+#[derive(Clone)]
+struct RestState {
+    orders: Orders,
+    verifier: Arc<JwtVerifier>,
+}
+
+impl RestState {
+    fn viewer(&self, headers: &HeaderMap) -> Result<Viewer> {
+        Auth::from_headers(headers, &self.verifier).viewer()
+    }
+}
+
+/// The REST routes.
+pub fn routes(orders: Orders, verifier: Arc<JwtVerifier>) -> Router {
+    Router::new()
+        .route("/api/v1/orders", post(place).get(list))
+        .route("/api/v1/orders/{id}", get(one))
+        .route("/api/v1/orders/{id}/cancel", post(cancel))
+        .with_state(RestState { orders, verifier })
+}
+
+/// Money in JSON.
+#[derive(Debug, Serialize)]
+pub struct MoneyJson {
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl From<platform::Money> for MoneyJson {
+    fn from(m: platform::Money) -> Self {
+        MoneyJson {
+            amount: m.amount,
+            currency: m.currency.to_string(),
+        }
+    }
+}
+
+/// An order line in JSON.
+#[derive(Debug, Serialize)]
+pub struct ItemJson {
+    /// Product.
+    pub product_id: Uuid,
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Quantity.
+    pub quantity: i32,
+    /// Unit price.
+    pub unit_price: MoneyJson,
+    /// Line total.
+    pub line_total: MoneyJson,
+}
+
+/// An order in JSON.
+#[derive(Debug, Serialize)]
+pub struct OrderJson {
+    /// Id.
+    pub id: Uuid,
+    /// Number.
+    pub number: String,
+    /// Status.
+    pub status: &'static str,
+    /// Total.
+    pub total: MoneyJson,
+    /// Lines.
+    pub items: Vec<ItemJson>,
+    /// Address.
+    pub shipping_address: ShippingAddress,
+    /// Placed (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn to_json(orders: &Orders, list: Vec<Order>) -> Result<Vec<OrderJson>> {
+    let ids: Vec<Uuid> = list.iter().map(|o| o.id).collect();
+    let items: Vec<OrderItem> = orders.store().items_of(&ids).await?;
+    Ok(list
+        .into_iter()
+        .map(|o| OrderJson {
+            id: o.id,
+            number: o.display_number(),
+            status: o.status.as_str(),
+            total: o.total.into(),
+            items: items
+                .iter()
+                .filter(|i| i.order_id == o.id)
+                .map(|i| ItemJson {
+                    product_id: i.product_id,
+                    sku: i.sku.clone(),
+                    name: i.name.clone(),
+                    quantity: i.quantity,
+                    unit_price: i.unit_price.into(),
+                    line_total: i.line_total.into(),
+                })
+                .collect(),
+            shipping_address: o.shipping_address,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        })
+        .collect())
+}
+
+/// The body of `POST /api/v1/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderBody {
+    /// Where to ship.
+    pub shipping_address: AddressBody,
+    /// Card token.
+    pub payment_token: String,
+    /// Lines; the cart when absent.
+    pub items: Option<Vec<LineBody>>,
+}
+
+/// An address in a request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    /// Recipient.
+    pub name: String,
+    /// Street.
+    pub line1: String,
+    /// More.
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// Country.
+    pub country: String,
+}
+
+/// A line in a request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineBody {
+    /// Product.
+    pub product_id: String,
+    /// Quantity.
+    pub quantity: i64,
+}
+
+async fn place(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PlaceOrderBody>,
+) -> Result<(StatusCode, Json<OrderJson>)> {
+    let viewer = state.viewer(&headers)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Error::invalid("the Idempotency-Key header is required"))?
+        .to_string();
+    let a = &body.shipping_address;
+    let request = PlaceOrder {
+        shipping_address: ShippingAddress::parse(
+            &a.name,
+            &a.line1,
+            a.line2.as_deref(),
+            &a.city,
+            &a.postal_code,
+            &a.country,
+        )?,
+        payment_token: PaymentToken::parse(&body.payment_token)?,
+        items: body.items.map(|items| {
+            items
+                .into_iter()
+                .map(|l| (l.product_id, l.quantity))
+                .collect()
+        }),
+    };
+    let order = state.orders.place_order(&viewer, request, &key).await?;
+    let json = to_json(&state.orders, vec![order])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("order vanished")))?;
+    Ok((StatusCode::CREATED, Json(json)))
+}
+
+/// `?first=&after=`.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    first: Option<i32>,
+    after: Option<String>,
+}
+
+async fn list(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>> {
+    let viewer = state.viewer(&headers)?;
+    let Query(q) = query.map_err(|e| Error::invalid(e.body_text()))?;
+    let page = PageRequest::<Uuid>::parse(q.first, q.after)?;
+    let mut rows = state
+        .orders
+        .orders_of(&viewer, viewer.user_id, &page)
+        .await?;
+    let next = if rows.len() > page.first {
+        rows.truncate(page.first);
+        rows.last().map(|o| encode_cursor(o.id))
+    } else {
+        None
+    };
+    let items = to_json(&state.orders, rows).await?;
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": next }),
+    ))
+}
+
+async fn one(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<OrderJson>> {
+    let viewer = state.viewer(&headers)?;
+    let order = state.orders.order_for(&viewer, &id).await?;
+    let json = to_json(&state.orders, vec![order])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("order", &id))?;
+    Ok(Json(json))
+}
+
+/// The optional body of a cancellation.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// Why.
+    pub reason: Option<String>,
+}
+
+async fn cancel(
+    State(state): State<RestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<OrderJson>> {
+    let viewer = state.viewer(&headers)?;
+    // The body is optional: none, or `{"reason": "..."}`.
+    let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?
+    };
+    let reason = body.reason;
+    let order = state
+        .orders
+        .cancel_order(&viewer, &id, reason.as_deref())
+        .await?;
+    let json = to_json(&state.orders, vec![order])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("order", &id))?;
+    Ok(Json(json))
+}

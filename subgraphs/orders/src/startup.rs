@@ -1,0 +1,119 @@
+//! Builds the service from its configuration: the database, the catalogue
+//! client, the use cases, GraphQL, REST, health, the bound server and the event
+//! workers (outbox relay and the consumer of stock and payment events).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use events::consumer::ConsumerConfig;
+use events::outbox::PgOutbox;
+use events::relay::RelayConfig;
+use events::Topology;
+use platform::auth::JwtVerifier;
+use platform::http::{graphql_router, health_router, postgres_ready, with_common_layers, Server};
+use platform::workers::Workers;
+
+use crate::catalog::{Catalog, ProductsClient};
+use crate::config::Config;
+use crate::graphql::{build_schema, OrdersSchema};
+use crate::orders::Orders;
+use crate::saga::OrderSagaHandler;
+use crate::store::{OrderStore, MIGRATOR};
+
+/// A built, bound service.
+pub struct Service {
+    server: Server,
+    workers: Workers,
+}
+
+impl Service {
+    /// Connects (creating and migrating the database), builds and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Service> {
+        let catalog = Arc::new(ProductsClient::new(
+            &config.products_url,
+            Duration::from_millis(config.quote_timeout_ms),
+            config.quote_retries,
+        )?);
+        Self::build_with_catalog(config, catalog).await
+    }
+
+    /// Like [`Service::build`] with another catalogue.
+    pub async fn build_with_catalog(
+        config: Config,
+        catalog: Arc<dyn Catalog>,
+    ) -> anyhow::Result<Service> {
+        let verifier = Arc::new(match &config.jwt_public_key_pem {
+            Some(pem) => JwtVerifier::from_public_pem(pem)?,
+            None => JwtVerifier::from_public_pem_file(&config.jwt_public_key_path)?,
+        });
+        let pool = platform::db::connect_with(
+            &config.database_url,
+            &[&MIGRATOR, &events::MIGRATOR],
+            config.db_max_connections,
+        )
+        .await?;
+        let orders = Orders::new(OrderStore::new(pool.clone()), catalog);
+        let router = build_router(
+            build_schema(orders.clone()),
+            orders.clone(),
+            verifier,
+            pool.clone(),
+        );
+        let server = Server::bind(&config.host, config.port, router).await?;
+        let mut workers = Workers::new();
+        if config.event_workers {
+            let topology = Topology::with_prefix(config.events_prefix.clone());
+            let relay = RelayConfig::new(
+                &config.amqp_url,
+                topology.clone(),
+                &format!("{}orders-relay", config.events_prefix),
+            );
+            let outbox = Arc::new(PgOutbox::new(pool));
+            workers.spawn("relay", move |token| {
+                events::relay::run(outbox, relay, token)
+            });
+            let consumer = ConsumerConfig::new(&config.amqp_url, topology, "orders");
+            let handler = Arc::new(OrderSagaHandler::new(orders));
+            workers.spawn("consumer", move |token| {
+                events::consumer::run(handler, consumer, token)
+            });
+        }
+        Ok(Service { server, workers })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops the workers.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server
+            .run_with_workers(self.workers, platform::http::shutdown_signal())
+            .await
+    }
+
+    /// Serves until `shutdown` resolves, then stops the workers.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.server.run_with_workers(self.workers, shutdown).await
+    }
+}
+
+/// The service's routes: `/graphql`, `/health/*`, `/api/v1/orders...`.
+pub fn build_router(
+    schema: OrdersSchema,
+    orders: Orders,
+    verifier: Arc<JwtVerifier>,
+    pool: sqlx::PgPool,
+) -> Router {
+    with_common_layers(
+        graphql_router(schema, verifier.clone())
+            .merge(health_router(postgres_ready(pool)))
+            .merge(crate::rest::routes(orders, verifier)),
+    )
+}

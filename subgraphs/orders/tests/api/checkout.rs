@@ -1,0 +1,175 @@
+//! Placing orders: from the cart or explicit items, idempotency, bad input.
+
+use platform::auth::Role;
+use platform::testing::first_error_code;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{address, order_id, place, spawn_app, user, PLACE_ORDER};
+
+#[tokio::test]
+async fn an_order_from_the_cart_is_priced_pending_and_empties_the_cart() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let t = Some(app.ada.token.as_str());
+    app.gql
+        .query(
+            "mutation($p: ID!) { addToCart(productId: $p, quantity: 2) { itemCount } }",
+            json!({"p": lamp}),
+            t,
+        )
+        .await;
+    let res = app
+        .gql
+        .query(PLACE_ORDER, json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa"}, "key": "k-1"}), t)
+        .await;
+    let order = &res["data"]["placeOrder"];
+    assert_eq!(order["status"], "PENDING", "{res}");
+    assert_eq!(order["total"], json!({"amount": 5000, "currency": "EUR"}));
+    assert_eq!(order["items"][0]["unitPrice"]["amount"], 2500);
+    assert_eq!(order["items"][0]["product"]["id"], lamp.to_string());
+    assert!(order["number"].as_str().unwrap().starts_with("SO-"));
+    assert_eq!(order["statusHistory"][0]["status"], "PENDING");
+    assert_eq!(order["customer"]["id"], app.ada.id.to_string());
+    let res = app
+        .gql
+        .query("{ myCart { itemCount } }", json!({}), t)
+        .await;
+    assert_eq!(res["data"]["myCart"]["itemCount"], 0, "{res}");
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_returns_the_same_order_and_a_different_request_conflicts() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let first = place(&app, &app.ada, &[(lamp, 1)], "same-key").await;
+    let again = place(&app, &app.ada, &[(lamp, 1)], "same-key").await;
+    assert_eq!(order_id(&first), order_id(&again));
+    let other = place(&app, &app.ada, &[(lamp, 2)], "same-key").await;
+    assert_eq!(
+        first_error_code(&other).as_deref(),
+        Some("CONFLICT"),
+        "{other}"
+    );
+    // Keys belong to a user: someone else may use the same one.
+    let bob = user(Role::Customer);
+    let theirs = place(&app, &bob, &[(lamp, 1)], "same-key").await;
+    assert_ne!(order_id(&theirs), order_id(&first));
+}
+
+#[tokio::test]
+async fn unknown_and_out_of_stock_products_are_refused() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 1);
+    let res = place(&app, &app.ada, &[(Uuid::now_v7(), 1)], "k1").await;
+    assert_eq!(
+        first_error_code(&res).as_deref(),
+        Some("NOT_FOUND"),
+        "{res}"
+    );
+    let res = place(&app, &app.ada, &[(lamp, 2)], "k2").await;
+    assert_eq!(first_error_code(&res).as_deref(), Some("CONFLICT"), "{res}");
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only 1"),
+        "{res}"
+    );
+}
+
+#[tokio::test]
+async fn bad_checkout_input_gets_bad_user_input() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let t = Some(app.ada.token.as_str());
+    let item = json!([{"productId": lamp, "quantity": 1}]);
+    let mut bad_country = address();
+    bad_country["country"] = json!("Narnia");
+    let cases = [
+        json!({"input": {"shippingAddress": bad_country, "paymentToken": "tok_visa", "items": item}, "key": "a"}),
+        json!({"input": {"shippingAddress": address(), "paymentToken": "visa", "items": item}, "key": "b"}),
+        json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa", "items": item}, "key": ""}),
+        json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa", "items": []}, "key": "c"}),
+        json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa"}, "key": "d"}),
+        json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa", "items": [{"productId": lamp, "quantity": 0}]}, "key": "e"}),
+    ];
+    for vars in cases {
+        let res = app.gql.query(PLACE_ORDER, vars.clone(), t).await;
+        assert_eq!(
+            first_error_code(&res).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{vars}: {res}"
+        );
+    }
+    let res = app.gql.query(PLACE_ORDER, json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa", "items": item}, "key": "f"}), None).await;
+    assert_eq!(
+        first_error_code(&res).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{res}"
+    );
+}
+
+#[tokio::test]
+async fn the_rest_api_places_and_lists_orders_with_an_idempotency_key() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let http = reqwest::Client::new();
+    let body = json!({
+        "shipping_address": {"name": "Ada", "line1": "1 Loop", "city": "London", "postal_code": "N1", "country": "GB"},
+        "payment_token": "tok_visa",
+        "items": [{"product_id": lamp, "quantity": 2}],
+    });
+    let post = |key: Option<&'static str>, body: serde_json::Value| {
+        let mut req = http
+            .post(format!("{}/api/v1/orders", app.base_url))
+            .bearer_auth(&app.ada.token)
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send()
+    };
+    let res = post(Some("rest-1"), body.clone()).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    let res = post(Some("rest-1"), body.clone()).await.unwrap();
+    let again: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(created["id"], again["id"]);
+    let res = post(None, body.clone()).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = http
+        .post(format!("{}/api/v1/orders", app.base_url))
+        .bearer_auth(&app.ada.token)
+        .header("Idempotency-Key", "x")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let list: serde_json::Value = http
+        .get(format!("{}/api/v1/orders", app.base_url))
+        .bearer_auth(&app.ada.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["id"], created["id"], "{list}");
+    let res = http
+        .get(format!("{}/api/v1/orders/{}", app.base_url, Uuid::now_v7()))
+        .bearer_auth(&app.ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .get(format!("{}/api/v1/orders", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -1,0 +1,256 @@
+//! The orders side of the saga on the real RabbitMQ: the test plays products
+//! and payments, answering the events orders publishes.
+
+use std::time::Duration;
+
+use events::catalogue::{
+    OrderCancelled, OrderPaid, OrderPlaced, PaymentFailed, PaymentRequested, PaymentSucceeded,
+    RejectedLine, ReservedLine, StockRejected, StockReserved,
+};
+use events::testing::TestBus;
+use orders::domain::OrderStatus;
+use platform::{Currency, Money};
+use uuid::Uuid;
+
+use crate::helpers::{order_id, place, spawn_app_with, test_config, TestApp};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn saga() -> (TestApp, TestBus) {
+    let bus = TestBus::new().await;
+    let mut config = test_config();
+    config.event_workers = true;
+    config.events_prefix = bus.prefix();
+    (spawn_app_with(config).await, bus)
+}
+
+async fn status_of(app: &TestApp, id: Uuid) -> OrderStatus {
+    app.orders
+        .store()
+        .orders_by_ids(&[id])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .status
+}
+
+async fn wait_for(app: &TestApp, id: Uuid, status: OrderStatus) {
+    for _ in 0..200 {
+        if status_of(app, id).await == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "order {id} never became {status:?}, is {:?}",
+        status_of(app, id).await
+    );
+}
+
+#[tokio::test]
+async fn a_reserved_and_paid_order_becomes_paid_and_says_so() {
+    let (app, bus) = saga().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let id = order_id(&place(&app, &app.ada, &[(lamp, 2)], "k").await);
+
+    let placed = bus
+        .next_for("products", WAIT)
+        .await
+        .expect("order.placed")
+        .decode::<OrderPlaced>()
+        .unwrap();
+    assert_eq!(
+        (placed.payload.order_id, placed.payload.items[0].quantity),
+        (id, 2)
+    );
+    bus.publish(
+        "products",
+        StockReserved {
+            order_id: id,
+            lines: vec![ReservedLine {
+                product_id: lamp,
+                quantity: 2,
+                unit_price: Money::new(2500, Currency::EUR),
+            }],
+            expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
+        },
+    )
+    .await;
+    let requested = bus
+        .next_for("payments", WAIT)
+        .await
+        .expect("payment.requested")
+        .decode::<PaymentRequested>()
+        .unwrap();
+    assert_eq!(
+        (
+            requested.payload.amount.amount,
+            requested.payload.payment_token.as_str()
+        ),
+        (5000, "tok_visa")
+    );
+    wait_for(&app, id, OrderStatus::AwaitingPayment).await;
+
+    let payment_id = Uuid::now_v7();
+    bus.publish(
+        "payments",
+        PaymentSucceeded {
+            order_id: id,
+            payment_id,
+            amount: requested.payload.amount,
+        },
+    )
+    .await;
+    let paid = bus
+        .next_for("products", WAIT)
+        .await
+        .expect("order.paid")
+        .decode::<OrderPaid>()
+        .unwrap();
+    assert_eq!(paid.payload.payment_id, payment_id);
+    wait_for(&app, id, OrderStatus::Paid).await;
+}
+
+#[tokio::test]
+async fn rejected_stock_cancels_and_a_declined_card_cancels_and_releases() {
+    let (app, bus) = saga().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let first = order_id(&place(&app, &app.ada, &[(lamp, 1)], "a").await);
+    bus.publish(
+        "products",
+        StockRejected {
+            order_id: first,
+            lines: vec![RejectedLine {
+                product_id: lamp,
+                requested: 1,
+                available: 0,
+            }],
+        },
+    )
+    .await;
+    wait_for(&app, first, OrderStatus::Cancelled).await;
+
+    let second = order_id(&place(&app, &app.ada, &[(lamp, 1)], "b").await);
+    bus.publish(
+        "products",
+        StockReserved {
+            order_id: second,
+            lines: vec![ReservedLine {
+                product_id: lamp,
+                quantity: 1,
+                unit_price: Money::new(2500, Currency::EUR),
+            }],
+            expires_at: chrono::Utc::now(),
+        },
+    )
+    .await;
+    wait_for(&app, second, OrderStatus::AwaitingPayment).await;
+    bus.publish(
+        "payments",
+        PaymentFailed {
+            order_id: second,
+            payment_id: Uuid::now_v7(),
+            reason: "card_declined".into(),
+        },
+    )
+    .await;
+    wait_for(&app, second, OrderStatus::Cancelled).await;
+    // products hears about the cancellation (to release the stock).
+    let mut kinds = Vec::new();
+    while let Some(e) = bus.next_for("products", Duration::from_secs(2)).await {
+        if e.kind == "order.cancelled" {
+            assert_eq!(
+                e.decode::<OrderCancelled>().unwrap().payload.order_id,
+                second
+            );
+        }
+        kinds.push(e.kind);
+    }
+    assert_eq!(
+        kinds,
+        vec!["order.placed", "order.placed", "order.cancelled"]
+    );
+}
+
+#[tokio::test]
+async fn a_payment_after_a_cancellation_is_refunded() {
+    let (app, bus) = saga().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let id = order_id(&place(&app, &app.ada, &[(lamp, 1)], "k").await);
+    bus.publish(
+        "products",
+        StockReserved {
+            order_id: id,
+            lines: vec![ReservedLine {
+                product_id: lamp,
+                quantity: 1,
+                unit_price: Money::new(2500, Currency::EUR),
+            }],
+            expires_at: chrono::Utc::now(),
+        },
+    )
+    .await;
+    wait_for(&app, id, OrderStatus::AwaitingPayment).await;
+    app.orders
+        .cancel_order(&app.ada.viewer, &id.to_string(), Some("too slow"))
+        .await
+        .unwrap();
+    bus.publish(
+        "payments",
+        PaymentSucceeded {
+            order_id: id,
+            payment_id: Uuid::now_v7(),
+            amount: Money::new(2500, Currency::EUR),
+        },
+    )
+    .await;
+    wait_for(&app, id, OrderStatus::RefundPending).await;
+    let mut refund_asked = false;
+    while let Some(e) = bus.next_for("payments", Duration::from_secs(2)).await {
+        if let Ok(c) = e.decode::<OrderCancelled>() {
+            refund_asked |= c.payload.refund;
+        }
+    }
+    assert!(
+        refund_asked,
+        "payments was asked to refund the late payment"
+    );
+}
+
+#[tokio::test]
+async fn the_same_event_twice_changes_nothing_the_second_time() {
+    let (app, bus) = saga().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let id = order_id(&place(&app, &app.ada, &[(lamp, 1)], "k").await);
+    let reserved = bus
+        .publish(
+            "products",
+            StockReserved {
+                order_id: id,
+                lines: vec![ReservedLine {
+                    product_id: lamp,
+                    quantity: 1,
+                    unit_price: Money::new(2500, Currency::EUR),
+                }],
+                expires_at: chrono::Utc::now(),
+            },
+        )
+        .await;
+    bus.publish_raw(&reserved).await;
+    wait_for(&app, id, OrderStatus::AwaitingPayment).await;
+    assert!(bus.next_for("payments", WAIT).await.is_some());
+    assert!(
+        bus.next_for("payments", Duration::from_secs(1))
+            .await
+            .is_none(),
+        "payment requested once"
+    );
+    let history: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_status_history WHERE order_id = $1")
+            .bind(id)
+            .fetch_one(app.orders.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(history, 2, "PENDING, AWAITING_PAYMENT");
+}
