@@ -58,6 +58,18 @@ fn orders(rows: Vec<OrderRow>) -> Result<Vec<Order>> {
         .collect()
 }
 
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    order_id: Uuid,
+    product_id: Uuid,
+    sku: String,
+    name: String,
+    quantity: i32,
+    unit_price: i64,
+    line_total: i64,
+    currency: String,
+}
+
 /// A new order to insert.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
@@ -255,7 +267,7 @@ impl OrderStore {
 
     /// The lines of these orders (one query).
     pub async fn items_of(&self, order_ids: &[Uuid]) -> Result<Vec<OrderItem>> {
-        let rows: Vec<(Uuid, Uuid, String, String, i32, i64, i64, String)> = sqlx::query_as(
+        let rows: Vec<ItemRow> = sqlx::query_as(
             "SELECT i.order_id, i.product_id, i.sku, i.name, i.quantity, i.unit_price, i.line_total, o.currency
              FROM order_items i JOIN orders o ON o.id = i.order_id
              WHERE i.order_id = ANY($1) ORDER BY i.order_id, i.line_no",
