@@ -276,20 +276,18 @@ impl OrderStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(
-                |(order_id, product_id, sku, name, quantity, unit, total, currency)| {
-                    let currency = Currency::parse(&currency)?;
-                    Ok(OrderItem {
-                        order_id,
-                        product_id,
-                        sku,
-                        name,
-                        quantity,
-                        unit_price: Money::new(unit, currency),
-                        line_total: Money::new(total, currency),
-                    })
-                },
-            )
+            .map(|row| {
+                let currency = Currency::parse(&row.currency)?;
+                Ok(OrderItem {
+                    order_id: row.order_id,
+                    product_id: row.product_id,
+                    sku: row.sku,
+                    name: row.name,
+                    quantity: row.quantity,
+                    unit_price: Money::new(row.unit_price, currency),
+                    line_total: Money::new(row.line_total, currency),
+                })
+            })
             .collect()
     }
 
