@@ -1,8 +1,9 @@
 //! The MongoDB adapter: collections `products` and `categories` with unique
 //! indexes on `sku` and `slug` and a text index on name and description (all
-//! created at start-up), keyset pagination with `$or` on `(sort key, _id)`, and
-//! atomic conditional updates (`find_one_and_update` with the precondition in the
-//! filter).
+//! created at start-up, with the stock ledger's `inbox`, `outbox` and
+//! `reservations` collections and their indexes, see `mongo_stock`), keyset
+//! pagination with `$or` on `(sort key, _id)`, and atomic conditional updates
+//! (`find_one_and_update` with the precondition in the filter).
 //!
 //! Ids are stored as hyphenated lower-case UUID strings, which sort in the same
 //! order as the UUIDs themselves; dates are BSON dates (milliseconds, which is
@@ -183,6 +184,11 @@ impl MongoCatalogStore {
         Ok(store)
     }
 
+    /// The database (for the stock ledger in `mongo_stock`).
+    pub(super) fn database(&self) -> &Database {
+        &self.database
+    }
+
     async fn create_indexes(&self) -> anyhow::Result<()> {
         let unique = |name: &str| {
             IndexOptions::builder()
@@ -232,6 +238,7 @@ impl MongoCatalogStore {
                 .build(),
         ];
         self.products.create_indexes(product_indexes).await?;
+        super::mongo_stock::prepare(&self.database).await?;
         Ok(())
     }
 

@@ -601,3 +601,346 @@ async fn the_newest_products_of_many_categories_come_in_one_call(store: Store) {
     assert_eq!(of(&f.mugs), newest(&f.mugs), "archived MUG-0001 left out");
     assert!(of(&empty).is_empty());
 }
+
+/// The stock ledger of the order saga (the PostgreSQL reference semantics),
+/// run against both stores like the catalogue contract above.
+mod ledger {
+    use std::sync::Arc;
+    use std::time::Duration as StdDuration;
+
+    use chrono::Duration;
+    use events::catalogue::{
+        OrderCancelled, OrderLine, OrderPaid, OrderPlaced, RejectedLine, ReleaseReason,
+        StockRejected, StockReleased, StockReserved,
+    };
+    use events::consumer::HandlerError;
+    use events::{Envelope, Event, EventMeta, RawEnvelope};
+    use platform::testing::fresh_database_url;
+    use platform::{Currency, Money};
+    use products::domain::now;
+    use products::store::mongo::MongoCatalogStore;
+    use products::store::postgres::PgCatalogStore;
+    use products::store::{Applied, CatalogStore, StockLedger};
+    use uuid::Uuid;
+
+    struct Stores {
+        catalog: Arc<dyn CatalogStore>,
+        ledger: Arc<dyn StockLedger>,
+    }
+
+    async fn postgres() -> Stores {
+        let store = Arc::new(
+            PgCatalogStore::connect(&fresh_database_url("products"), 3)
+                .await
+                .expect("postgres store"),
+        );
+        Stores {
+            catalog: store.clone(),
+            ledger: store,
+        }
+    }
+
+    async fn mongodb() -> Option<Stores> {
+        let url = std::env::var("MONGODB_URL").ok()?;
+        let database = format!("t_products_{}", Uuid::now_v7().simple());
+        let store = Arc::new(
+            MongoCatalogStore::connect(&url, &database)
+                .await
+                .expect("mongodb store"),
+        );
+        Some(Stores {
+            catalog: store.clone(),
+            ledger: store,
+        })
+    }
+
+    macro_rules! ledger_tests {
+        ($($name:ident),* $(,)?) => {
+            mod postgres {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        super::$name(super::postgres().await).await;
+                    }
+                )*
+            }
+            mod mongodb {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let Some(stores) = super::mongodb().await else {
+                            eprintln!("skipped: set MONGODB_URL to run the ledger contract on MongoDB");
+                            return;
+                        };
+                        super::$name(stores).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    ledger_tests!(
+        orders_are_reserved_all_or_nothing_and_each_event_applies_once,
+        payment_sells_cancellation_restocks_and_lapsed_reservations_are_released,
+    );
+
+    const TTL: i64 = 900;
+
+    /// Two products: A (5 in stock at 49.99) and B (1 in stock at 12.99).
+    async fn two_products(stores: &Stores) -> (Uuid, Uuid) {
+        let t = now();
+        let lamps = super::category("lamps", t);
+        stores.catalog.insert_category(&lamps).await.unwrap();
+        let a = super::product("LAMP-0001", "Oak Desk Lamp", 4999, &lamps, 5, t);
+        let b = super::product("LAMP-0002", "Paper Pendant", 1299, &lamps, 1, t);
+        stores.catalog.insert_product(&a).await.unwrap();
+        stores.catalog.insert_product(&b).await.unwrap();
+        (a.id, b.id)
+    }
+
+    fn line(product_id: Uuid, quantity: i64) -> OrderLine {
+        OrderLine {
+            product_id,
+            quantity,
+        }
+    }
+
+    fn placed(items: Vec<OrderLine>) -> Envelope<OrderPlaced> {
+        Envelope::new(
+            "orders",
+            OrderPlaced {
+                order_id: Uuid::now_v7(),
+                user_id: Uuid::now_v7(),
+                items,
+                currency: "EUR".into(),
+            },
+            EventMeta {
+                correlation_id: Some(format!("c-{}", Uuid::now_v7())),
+                causation_id: None,
+                traceparent: None,
+            },
+        )
+    }
+
+    fn paid(order_id: Uuid) -> Envelope<OrderPaid> {
+        Envelope::new(
+            "orders",
+            OrderPaid {
+                order_id,
+                payment_id: Uuid::now_v7(),
+            },
+            EventMeta::default(),
+        )
+    }
+
+    fn cancelled(order_id: Uuid, restock: bool) -> Envelope<OrderCancelled> {
+        Envelope::new(
+            "orders",
+            OrderCancelled {
+                order_id,
+                reason: "test".into(),
+                refund: restock,
+                restock,
+                items: Vec::new(),
+            },
+            EventMeta::default(),
+        )
+    }
+
+    /// `(stock on hand, reserved)` of a product.
+    async fn stock(stores: &Stores, id: Uuid) -> (i32, i32) {
+        let found = stores.catalog.products_by_ids(&[id]).await.unwrap();
+        (found[0].stock_on_hand, found[0].reserved)
+    }
+
+    /// Claims every pending event, marks them published and returns them.
+    async fn publish(stores: &Stores) -> Vec<RawEnvelope> {
+        let outbox = stores.ledger.outbox();
+        let events = outbox.claim(100, StdDuration::from_secs(30)).await.unwrap();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        outbox.mark_published(&ids).await.unwrap();
+        events
+    }
+
+    fn only<P: Event>(events: &[RawEnvelope]) -> Envelope<P> {
+        assert_eq!(events.len(), 1, "{events:?}");
+        events[0].decode::<P>().unwrap()
+    }
+
+    async fn orders_are_reserved_all_or_nothing_and_each_event_applies_once(stores: Stores) {
+        let (a, b) = two_products(&stores).await;
+        let ledger = &stores.ledger;
+        let ttl = Duration::seconds(TTL);
+
+        // Lines of one product are merged; the event is applied once.
+        let first = placed(vec![line(a, 2), line(b, 1), line(a, 1)]);
+        assert_eq!(ledger.reserve(&first, ttl).await.unwrap(), Applied::Done);
+        assert_eq!(
+            ledger.reserve(&first, ttl).await.unwrap(),
+            Applied::Duplicate
+        );
+        assert_eq!(stock(&stores, a).await, (5, 3));
+        assert_eq!(stock(&stores, b).await, (1, 1));
+        let reserved = only::<StockReserved>(&publish(&stores).await);
+        assert_eq!(reserved.payload.order_id, first.payload.order_id);
+        assert_eq!(reserved.source, "products");
+        assert_eq!(reserved.causation_id, Some(first.id));
+        assert_eq!(reserved.correlation_id, first.correlation_id);
+        let lines: Vec<(Uuid, i64, Money)> = reserved
+            .payload
+            .lines
+            .iter()
+            .map(|l| (l.product_id, l.quantity, l.unit_price))
+            .collect();
+        let mut expected = vec![
+            (a, 3, Money::new(4999, Currency::EUR)),
+            (b, 1, Money::new(1299, Currency::EUR)),
+        ];
+        expected.sort_by_key(|l| l.0);
+        assert_eq!(lines, expected);
+        assert!(reserved.payload.expires_at > chrono::Utc::now() + Duration::seconds(TTL - 60));
+
+        // B is gone: nothing of the second order is reserved, A included.
+        let second = placed(vec![line(a, 1), line(b, 1)]);
+        assert_eq!(ledger.reserve(&second, ttl).await.unwrap(), Applied::Done);
+        assert_eq!(stock(&stores, a).await, (5, 3));
+        assert_eq!(stock(&stores, b).await, (1, 1));
+        let rejected = only::<StockRejected>(&publish(&stores).await);
+        assert_eq!(
+            rejected.payload,
+            StockRejected {
+                order_id: second.payload.order_id,
+                lines: vec![RejectedLine {
+                    product_id: b,
+                    requested: 1,
+                    available: 0
+                }],
+            }
+        );
+        assert_eq!(
+            ledger.reserve(&second, ttl).await.unwrap(),
+            Applied::Duplicate
+        );
+        assert!(publish(&stores).await.is_empty());
+
+        // Cancelling releases what the first order held.
+        let cancel = cancelled(first.payload.order_id, false);
+        assert_eq!(ledger.cancel(&cancel).await.unwrap(), Applied::Done);
+        assert_eq!(ledger.cancel(&cancel).await.unwrap(), Applied::Duplicate);
+        assert_eq!(stock(&stores, a).await, (5, 0));
+        assert_eq!(stock(&stores, b).await, (1, 0));
+        let released = only::<StockReleased>(&publish(&stores).await);
+        assert_eq!(released.payload.reason, ReleaseReason::Cancelled);
+        assert_eq!(released.causation_id, Some(cancel.id));
+
+        // Cancelled before it was placed here: the late order.placed holds nothing.
+        let late = placed(vec![line(a, 1)]);
+        let early_cancel = cancelled(late.payload.order_id, false);
+        assert_eq!(ledger.cancel(&early_cancel).await.unwrap(), Applied::Done);
+        assert_eq!(ledger.reserve(&late, ttl).await.unwrap(), Applied::Done);
+        assert_eq!(stock(&stores, a).await, (5, 0));
+        assert!(publish(&stores).await.is_empty());
+
+        // An unknown product is short too, with nothing available.
+        let ghost = Uuid::now_v7();
+        let unknown = placed(vec![line(ghost, 1)]);
+        assert_eq!(ledger.reserve(&unknown, ttl).await.unwrap(), Applied::Done);
+        let rejected = only::<StockRejected>(&publish(&stores).await);
+        assert_eq!(rejected.payload.lines[0].available, 0);
+
+        // Invalid lines are a permanent error, and are not recorded as applied.
+        let empty = placed(Vec::new());
+        let err = ledger.reserve(&empty, ttl).await.unwrap_err();
+        assert!(matches!(err, HandlerError::Permanent(_)), "{err}");
+        assert!(ledger.reserve(&empty, ttl).await.is_err());
+    }
+
+    async fn payment_sells_cancellation_restocks_and_lapsed_reservations_are_released(
+        stores: Stores,
+    ) {
+        let (a, _) = two_products(&stores).await;
+        let ledger = &stores.ledger;
+        let outbox = ledger.outbox();
+
+        // Paid: the held units are sold; cancelled after payment: restocked.
+        let order = placed(vec![line(a, 2)]);
+        ledger
+            .reserve(&order, Duration::seconds(TTL))
+            .await
+            .unwrap();
+        let pay = paid(order.payload.order_id);
+        assert_eq!(ledger.commit(&pay).await.unwrap(), Applied::Done);
+        assert_eq!(ledger.commit(&pay).await.unwrap(), Applied::Duplicate);
+        assert_eq!(stock(&stores, a).await, (3, 0));
+        let refund = cancelled(order.payload.order_id, true);
+        assert_eq!(ledger.cancel(&refund).await.unwrap(), Applied::Done);
+        assert_eq!(stock(&stores, a).await, (5, 0));
+        only::<StockReserved>(&publish(&stores).await);
+
+        // A failed publish gives the event back for the next claim.
+        let lapsing = placed(vec![line(a, 4)]);
+        ledger
+            .reserve(&lapsing, Duration::seconds(-1))
+            .await
+            .unwrap();
+        let claimed = outbox.claim(100, StdDuration::from_secs(30)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(
+            outbox
+                .claim(100, StdDuration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty(),
+            "a leased event is not claimed twice"
+        );
+        outbox.release(claimed[0].id, "broker down").await.unwrap();
+        only::<StockReserved>(&publish(&stores).await);
+
+        // Past its expiry the reservation is released, once.
+        assert_eq!(stock(&stores, a).await, (5, 4));
+        assert_eq!(ledger.expire_due(100).await.unwrap(), 1);
+        assert_eq!(ledger.expire_due(100).await.unwrap(), 0);
+        assert_eq!(stock(&stores, a).await, (5, 0));
+        let expired = only::<StockReleased>(&publish(&stores).await);
+        assert_eq!(expired.payload.order_id, lapsing.payload.order_id);
+        assert_eq!(expired.payload.reason, ReleaseReason::Expired);
+
+        // Paid after it lapsed: sold from what is available, if there is enough.
+        let late_pay = paid(lapsing.payload.order_id);
+        assert_eq!(ledger.commit(&late_pay).await.unwrap(), Applied::Done);
+        assert_eq!(stock(&stores, a).await, (1, 0));
+        assert!(publish(&stores).await.is_empty());
+
+        let short = placed(vec![line(a, 1)]);
+        ledger.reserve(&short, Duration::seconds(-1)).await.unwrap();
+        assert_eq!(ledger.expire_due(100).await.unwrap(), 1);
+        let other = placed(vec![line(a, 1)]);
+        ledger
+            .reserve(&other, Duration::seconds(TTL))
+            .await
+            .unwrap();
+        publish(&stores).await;
+        assert_eq!(
+            ledger.commit(&paid(short.payload.order_id)).await.unwrap(),
+            Applied::Done
+        );
+        assert_eq!(stock(&stores, a).await, (1, 1), "nothing sold");
+        let rejected = only::<StockRejected>(&publish(&stores).await);
+        assert_eq!(
+            rejected.payload.lines,
+            vec![RejectedLine {
+                product_id: a,
+                requested: 1,
+                available: 0
+            }]
+        );
+
+        // A payment for an order never reserved here cannot be applied.
+        let err = ledger.commit(&paid(Uuid::now_v7())).await.unwrap_err();
+        assert!(matches!(err, HandlerError::Permanent(_)), "{err}");
+
+        // Published events are pruned once old enough.
+        assert!(outbox.prune(StdDuration::from_secs(3600)).await.unwrap() == 0);
+        assert!(outbox.prune(StdDuration::ZERO).await.unwrap() > 0);
+    }
+}
