@@ -1,1 +1,11 @@
-//! users service
+//! The users service: accounts, credentials, access and refresh tokens,
+//! addresses and roles; the `User` entity of the supergraph.
+
+pub mod accounts;
+pub mod config;
+pub mod credentials;
+pub mod domain;
+pub mod graphql;
+pub mod rest;
+pub mod startup;
+pub mod store;

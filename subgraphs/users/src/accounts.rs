@@ -1,0 +1,233 @@
+//! The use cases of accounts, shared by GraphQL and REST: signing up, signing
+//! in, rotating refresh tokens, profiles, addresses and the admin listing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use events::catalogue::UserRegistered;
+use events::outbox::enqueue;
+use events::EventMeta;
+use platform::auth::{Jwks, TokenSigner, Viewer};
+use platform::pagination::PageRequest;
+use platform::{Error, Result};
+use uuid::Uuid;
+
+use crate::credentials::{
+    dummy_hash, hash_password, new_refresh_token, refresh_token_hash, verify_password,
+};
+use crate::domain::{Address, AddressDraft, Email, Name, Password, User};
+use crate::store::{self, UserStore};
+
+/// The service name in event envelopes.
+pub const SERVICE: &str = "users";
+
+/// What signing in yields.
+#[derive(Debug, Clone)]
+pub struct AuthTokens {
+    /// A short-lived RS256 access token.
+    pub access_token: String,
+    /// A single-use refresh token.
+    pub refresh_token: String,
+    /// When the access token expires (UTC).
+    pub expires_at: DateTime<Utc>,
+    /// Who signed in.
+    pub user: User,
+}
+
+/// Accounts and tokens.
+#[derive(Clone)]
+pub struct Accounts {
+    store: UserStore,
+    signer: Arc<TokenSigner>,
+    refresh_ttl: Duration,
+}
+
+fn invalid_credentials() -> Error {
+    Error::Unauthenticated("invalid email or password".into())
+}
+
+impl Accounts {
+    /// Use cases over `store`, signing with `signer`.
+    pub fn new(store: UserStore, signer: Arc<TokenSigner>, refresh_ttl: Duration) -> Self {
+        Accounts {
+            store,
+            signer,
+            refresh_ttl,
+        }
+    }
+
+    /// The store (for loaders).
+    pub fn store(&self) -> &UserStore {
+        &self.store
+    }
+
+    /// The public keys that verify access tokens.
+    pub fn jwks(&self) -> Jwks {
+        self.signer.jwks()
+    }
+
+    /// Signs up a customer and signs them in; announces `user.registered`.
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> Result<AuthTokens> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
+        let name = Name::parse(name)?;
+        let hash = hash_password(password.expose().to_string()).await?;
+        let mut tx = self.store.pool().begin().await?;
+        let user = store::insert_user(
+            &mut tx,
+            Uuid::now_v7(),
+            email.as_str(),
+            name.as_str(),
+            &hash,
+        )
+        .await?;
+        let event = UserRegistered {
+            user_id: user.id,
+            email: user.email.clone(),
+        };
+        enqueue(&mut tx, SERVICE, event, EventMeta::default()).await?;
+        let tokens = self.issue(&mut tx, user, Uuid::now_v7()).await?;
+        tx.commit().await?;
+        tracing::info!(user = %tokens.user.id, "registered");
+        Ok(tokens)
+    }
+
+    /// Signs in with email and password. An unknown email and a wrong password
+    /// get the same answer, in the same time.
+    pub async fn login(&self, email: &str, password: &str) -> Result<AuthTokens> {
+        if password.is_empty() || password.len() > 1024 {
+            return Err(invalid_credentials());
+        }
+        let found = self.store.credentials(email.trim()).await?;
+        let (user, hash) = match found {
+            Some(found) => found,
+            None => {
+                let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
+                return Err(invalid_credentials());
+            }
+        };
+        if !verify_password(password.to_string(), hash).await? {
+            return Err(invalid_credentials());
+        }
+        let mut tx = self.store.pool().begin().await?;
+        let tokens = self.issue(&mut tx, user, Uuid::now_v7()).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    /// Trades a refresh token for a new pair. A token can be used once:
+    /// presenting a used one again revokes every token of its login.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<AuthTokens> {
+        let invalid = || Error::Unauthenticated("invalid or expired refresh token".into());
+        let mut tx = self.store.pool().begin().await?;
+        let stored = UserStore::lock_refresh_token(&mut tx, &refresh_token_hash(refresh_token))
+            .await?
+            .ok_or_else(invalid)?;
+        if stored.revoked_at.is_some() {
+            store::revoke_family(&mut tx, stored.family_id).await?;
+            tx.commit().await?;
+            tracing::warn!(user = %stored.user_id, "refresh token reused; its login is revoked");
+            return Err(Error::Unauthenticated(
+                "refresh token already used; sign in again".into(),
+            ));
+        }
+        if stored.expires_at <= Utc::now() {
+            return Err(invalid());
+        }
+        store::revoke_token(&mut tx, stored.id).await?;
+        let user = self
+            .store
+            .users_by_ids(&[stored.user_id])
+            .await?
+            .pop()
+            .ok_or_else(invalid)?;
+        let tokens = self.issue(&mut tx, user, stored.family_id).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    /// Revokes the login a refresh token belongs to. Unknown tokens are fine.
+    pub async fn logout(&self, refresh_token: &str) -> Result<bool> {
+        let mut tx = self.store.pool().begin().await?;
+        let stored =
+            UserStore::lock_refresh_token(&mut tx, &refresh_token_hash(refresh_token)).await?;
+        if let Some(stored) = &stored {
+            store::revoke_family(&mut tx, stored.family_id).await?;
+        }
+        tx.commit().await?;
+        Ok(stored.is_some())
+    }
+
+    async fn issue(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        user: User,
+        family: Uuid,
+    ) -> Result<AuthTokens> {
+        let (access_token, expires_at) = self.signer.sign(user.id, user.role)?;
+        let refresh_token = new_refresh_token();
+        let refresh_expires = Utc::now() + self.refresh_ttl;
+        store::insert_refresh_token(
+            conn,
+            user.id,
+            family,
+            &refresh_token_hash(&refresh_token),
+            refresh_expires,
+        )
+        .await?;
+        Ok(AuthTokens {
+            access_token,
+            refresh_token,
+            expires_at,
+            user,
+        })
+    }
+
+    /// The viewer's account.
+    pub async fn me(&self, viewer: &Viewer) -> Result<User> {
+        self.store
+            .users_by_ids(&[viewer.user_id])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("user", viewer.user_id))
+    }
+
+    /// Renames the viewer.
+    pub async fn update_profile(&self, viewer: &Viewer, name: &str) -> Result<User> {
+        let name = Name::parse(name)?;
+        self.store.rename(viewer.user_id, name.as_str()).await
+    }
+
+    /// Adds an address to the viewer's account.
+    pub async fn add_address(&self, viewer: &Viewer, draft: AddressDraft) -> Result<Address> {
+        self.store.add_address(viewer.user_id, &draft).await
+    }
+
+    /// Removes one of the viewer's addresses.
+    pub async fn remove_address(&self, viewer: &Viewer, id: &str) -> Result<()> {
+        let id = Uuid::parse_str(id.trim())
+            .map_err(|_| Error::invalid(format!("{id:?} is not a valid id")))?;
+        self.store.remove_address(viewer.user_id, id).await
+    }
+
+    /// A page of all accounts (administrators).
+    pub async fn users_page(&self, viewer: &Viewer, page: &PageRequest<Uuid>) -> Result<Vec<User>> {
+        if !viewer.is_admin() {
+            return Err(Error::Forbidden("administrators only".into()));
+        }
+        self.store.users_page(page.after, page.fetch_limit()).await
+    }
+
+    /// Creates (or promotes) the configured administrator.
+    pub async fn bootstrap_admin(&self, email: &str, password: &str) -> Result<()> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
+        let hash = hash_password(password.expose().to_string()).await?;
+        self.store
+            .ensure_admin(email.as_str(), "Administrator", &hash)
+            .await?;
+        tracing::info!(email = email.as_str(), "administrator ready");
+        Ok(())
+    }
+}

@@ -1,0 +1,385 @@
+//! The users subgraph: `User @key(id)`, `me`, the admin listing, and the
+//! account mutations. Users and their addresses load through DataLoaders.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_graphql::connection::{Connection, OpaqueCursor};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{
+    Context, EmptySubscription, ErrorExtensions, InputObject, Object, ResultExt, Schema,
+    SimpleObject, ID,
+};
+use chrono::{DateTime, Utc};
+use platform::auth::{self, Role};
+use platform::pagination::{connection, PageRequest};
+use uuid::Uuid;
+
+use crate::accounts::{Accounts, AuthTokens};
+use crate::domain::{Address, AddressDraft, User};
+use crate::store::UserStore;
+
+/// The users schema.
+pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// How long loaders collect keys before one batched query.
+pub const LOADER_DELAY: Duration = Duration::from_millis(2);
+
+/// Builds the schema over the use cases.
+pub fn build_schema(accounts: Accounts) -> UsersSchema {
+    build_schema_with(accounts, LOADER_DELAY)
+}
+
+/// Builds the schema with loaders that wait `loader_delay` to collect keys.
+pub fn build_schema_with(accounts: Accounts, loader_delay: Duration) -> UsersSchema {
+    let store = accounts.store().clone();
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(DataLoader::new(UsersById(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(AddressesByUser(store), tokio::spawn).delay(loader_delay))
+        .data(accounts)
+        .limit_depth(12)
+        .limit_complexity(2000)
+        .finish()
+}
+
+/// Users by id.
+pub struct UsersById(UserStore);
+/// Addresses of users.
+pub struct AddressesByUser(UserStore);
+
+impl Loader<Uuid> for UsersById {
+    type Value = User;
+    type Error = async_graphql::Error;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, Self::Error> {
+        Ok(self
+            .0
+            .users_by_ids(keys)
+            .await
+            .map_err(|e| e.extend())?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect())
+    }
+}
+
+impl Loader<Uuid> for AddressesByUser {
+    type Value = Vec<Address>;
+    type Error = async_graphql::Error;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Address>>, Self::Error> {
+        let mut by_user: HashMap<Uuid, Vec<Address>> = HashMap::new();
+        for a in self.0.addresses_of(keys).await.map_err(|e| e.extend())? {
+            by_user.entry(a.user_id).or_default().push(a);
+        }
+        Ok(by_user)
+    }
+}
+
+/// An account. `email` and `addresses` are visible to the user and admins only.
+pub struct UserObject(pub User);
+
+/// A postal address.
+#[derive(SimpleObject)]
+#[graphql(name = "Address")]
+pub struct AddressObject {
+    /// Id.
+    pub id: ID,
+    /// Street and number.
+    pub line1: String,
+    /// More.
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 code.
+    pub country: String,
+}
+
+impl From<Address> for AddressObject {
+    fn from(a: Address) -> Self {
+        AddressObject {
+            id: ID(a.id.to_string()),
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            country: a.country,
+        }
+    }
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    /// The user's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Their email (the user themself and admins only).
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        auth::viewer(ctx)
+            .extend()?
+            .ensure_can_access(self.0.id)
+            .extend()?;
+        Ok(&self.0.email)
+    }
+    /// Their display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// What they may do.
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    /// Their addresses, oldest first (the user themself and admins only).
+    async fn addresses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AddressObject>> {
+        auth::viewer(ctx)
+            .extend()?
+            .ensure_can_access(self.0.id)
+            .extend()?;
+        let found = ctx
+            .data::<DataLoader<AddressesByUser>>()?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(found.into_iter().map(AddressObject::from).collect())
+    }
+    /// When they signed up (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Tokens after signing up, in or refreshing.
+pub struct AuthPayload(AuthTokens);
+
+#[Object]
+impl AuthPayload {
+    /// RS256 access token for `Authorization: Bearer ...` (15 minutes).
+    async fn access_token(&self) -> &str {
+        &self.0.access_token
+    }
+    /// Single-use token for `refreshToken` (rotating).
+    async fn refresh_token(&self) -> &str {
+        &self.0.refresh_token
+    }
+    /// When the access token expires (UTC).
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    /// Who signed in.
+    async fn user(&self) -> UserObject {
+        UserObject(self.0.user.clone())
+    }
+}
+
+/// A page of users.
+pub type UserConnection = Connection<OpaqueCursor<Uuid>, UserObject>;
+
+/// Queries.
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(UserObject(
+            ctx.data::<Accounts>()?.me(&viewer).await.extend()?,
+        ))
+    }
+
+    /// Every account in sign-up order (administrators).
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<UserConnection> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let page = PageRequest::<Uuid>::parse(first, after).extend()?;
+        let rows = ctx
+            .data::<Accounts>()?
+            .users_page(&viewer, &page)
+            .await
+            .extend()?;
+        Ok(connection(&page, rows, |u| u.id, UserObject))
+    }
+
+    /// One account (administrators).
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<UserObject>> {
+        auth::admin(ctx).extend()?;
+        let id = parse_id(&id)?;
+        Ok(ctx
+            .data::<DataLoader<UsersById>>()?
+            .load_one(id)
+            .await?
+            .map(UserObject))
+    }
+
+    /// Resolves a `User` reference.
+    #[graphql(entity)]
+    async fn find_user_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<UserObject>> {
+        let id = parse_id(&id)?;
+        Ok(ctx
+            .data::<DataLoader<UsersById>>()?
+            .load_one(id)
+            .await?
+            .map(UserObject))
+    }
+}
+
+fn parse_id(id: &str) -> async_graphql::Result<Uuid> {
+    Uuid::parse_str(id.trim())
+        .map_err(|_| platform::Error::invalid(format!("{id:?} is not a valid id")).extend())
+}
+
+/// Sign-up details.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// Email address.
+    pub email: String,
+    /// 10 to 128 characters, a letter and a digit.
+    pub password: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// Profile changes.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// New display name.
+    pub name: String,
+}
+
+/// An address to add.
+#[derive(InputObject)]
+pub struct AddAddressInput {
+    /// Street and number.
+    pub line1: String,
+    /// More.
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 code.
+    pub country: String,
+}
+
+/// Mutations.
+#[derive(Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Signs up a customer and signs them in.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let accounts = ctx.data::<Accounts>()?;
+        Ok(AuthPayload(
+            accounts
+                .register(&input.email, &input.password, &input.name)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Signs in.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(AuthPayload(
+            ctx.data::<Accounts>()?
+                .login(&email, &password)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Trades a refresh token for a new pair (each refresh token works once).
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(AuthPayload(
+            ctx.data::<Accounts>()?
+                .refresh(&refresh_token)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Ends the login the refresh token belongs to.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<bool> {
+        Ok(ctx
+            .data::<Accounts>()?
+            .logout(&refresh_token)
+            .await
+            .extend()?)
+    }
+
+    /// Changes the signed-in user's profile.
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<UserObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        Ok(UserObject(
+            ctx.data::<Accounts>()?
+                .update_profile(&viewer, &input.name)
+                .await
+                .extend()?,
+        ))
+    }
+
+    /// Adds an address to the signed-in user's account.
+    async fn add_address(
+        &self,
+        ctx: &Context<'_>,
+        input: AddAddressInput,
+    ) -> async_graphql::Result<AddressObject> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let draft = AddressDraft::parse(
+            &input.line1,
+            input.line2.as_deref(),
+            &input.city,
+            &input.postal_code,
+            &input.country,
+        )
+        .extend()?;
+        Ok(ctx
+            .data::<Accounts>()?
+            .add_address(&viewer, draft)
+            .await
+            .extend()?
+            .into())
+    }
+
+    /// Removes one of the signed-in user's addresses.
+    async fn remove_address(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let viewer = auth::viewer(ctx).extend()?;
+        ctx.data::<Accounts>()?
+            .remove_address(&viewer, &id)
+            .await
+            .extend()?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,150 @@
+//! The REST fallback: `POST /api/v1/users` (sign up), `POST /api/v1/auth/token`
+//! (sign in), `POST /api/v1/auth/refresh`, `GET /api/v1/users/me`, and the JWKS
+//! at `/.well-known/jwks.json`. Same use cases as GraphQL; problem details.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use platform::auth::{Auth, Jwks, JwtVerifier};
+use platform::http::JsonBody;
+use platform::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{Accounts, AuthTokens};
+use crate::domain::User;
+
+#[derive(Clone)]
+struct RestState {
+    accounts: Accounts,
+    verifier: Arc<JwtVerifier>,
+}
+
+/// The REST routes.
+pub fn routes(accounts: Accounts, verifier: Arc<JwtVerifier>) -> Router {
+    Router::new()
+        .route("/api/v1/users", post(register))
+        .route("/api/v1/users/me", get(me))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/.well-known/jwks.json", get(jwks))
+        .with_state(RestState { accounts, verifier })
+}
+
+/// A user in JSON.
+#[derive(Debug, Serialize)]
+pub struct UserJson {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// `CUSTOMER` or `ADMIN`.
+    pub role: &'static str,
+    /// Signed up (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserJson {
+    fn from(u: User) -> Self {
+        UserJson {
+            id: u.id.to_string(),
+            email: u.email,
+            name: u.name,
+            role: u.role.as_str(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Tokens in JSON.
+#[derive(Debug, Serialize)]
+pub struct TokensJson {
+    /// Access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Refresh token.
+    pub refresh_token: String,
+    /// Access token expiry (UTC).
+    pub expires_at: DateTime<Utc>,
+    /// The user.
+    pub user: UserJson,
+}
+
+impl From<AuthTokens> for TokensJson {
+    fn from(t: AuthTokens) -> Self {
+        TokensJson {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            refresh_token: t.refresh_token,
+            expires_at: t.expires_at,
+            user: t.user.into(),
+        }
+    }
+}
+
+/// Sign-up body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Sign-in body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Refresh body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    /// The refresh token.
+    pub refresh_token: String,
+}
+
+async fn register(
+    State(s): State<RestState>,
+    JsonBody(b): JsonBody<RegisterBody>,
+) -> Result<(StatusCode, Json<TokensJson>)> {
+    let tokens = s.accounts.register(&b.email, &b.password, &b.name).await?;
+    Ok((StatusCode::CREATED, Json(tokens.into())))
+}
+
+async fn token(
+    State(s): State<RestState>,
+    JsonBody(b): JsonBody<TokenBody>,
+) -> Result<Json<TokensJson>> {
+    Ok(Json(s.accounts.login(&b.email, &b.password).await?.into()))
+}
+
+async fn refresh(
+    State(s): State<RestState>,
+    JsonBody(b): JsonBody<RefreshBody>,
+) -> Result<Json<TokensJson>> {
+    Ok(Json(s.accounts.refresh(&b.refresh_token).await?.into()))
+}
+
+async fn me(State(s): State<RestState>, headers: HeaderMap) -> Result<Json<UserJson>> {
+    let viewer = Auth::from_headers(&headers, &s.verifier).viewer()?;
+    Ok(Json(s.accounts.me(&viewer).await?.into()))
+}
+
+async fn jwks(State(s): State<RestState>) -> Json<Jwks> {
+    Json(s.accounts.jwks())
+}

@@ -1,0 +1,135 @@
+//! Builds the service from its configuration: keys, the database, the
+//! bootstrap administrator, GraphQL, REST (with the JWKS), health, the bound
+//! server and the outbox relay.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use events::outbox::PgOutbox;
+use events::relay::RelayConfig;
+use events::Topology;
+use platform::auth::{JwtVerifier, TokenSigner};
+use platform::http::{graphql_router, health_router, postgres_ready, with_common_layers, Server};
+use platform::workers::Workers;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::graphql::{build_schema, UsersSchema};
+use crate::store::{UserStore, MIGRATOR};
+
+/// A built, bound service.
+pub struct Service {
+    server: Server,
+    workers: Workers,
+}
+
+fn pem(inline: &Option<String>, path: &str, what: &str) -> anyhow::Result<String> {
+    match inline {
+        Some(pem) => Ok(pem.clone()),
+        None => std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the JWT {what} key at {path} (scripts/run generates development keys)"
+            )
+        }),
+    }
+}
+
+impl Service {
+    /// Loads the keys, connects (creating and migrating the database), builds and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Service> {
+        let private = pem(
+            &config.jwt_private_key_pem,
+            &config.jwt_private_key_path,
+            "private",
+        )?;
+        let public = pem(
+            &config.jwt_public_key_pem,
+            &config.jwt_public_key_path,
+            "public",
+        )?;
+        let signer = Arc::new(TokenSigner::from_pem(
+            &private,
+            &public,
+            Duration::from_secs(config.access_token_ttl_secs),
+        )?);
+        let verifier = Arc::new(JwtVerifier::from_public_pem(&public)?);
+        let pool = platform::db::connect_with(
+            &config.database_url,
+            &[&MIGRATOR, &events::MIGRATOR],
+            config.db_max_connections,
+        )
+        .await?;
+        let accounts = Accounts::new(
+            UserStore::new(pool.clone()),
+            signer,
+            Duration::from_secs(config.refresh_token_ttl_secs),
+        );
+        if let (Some(email), Some(password)) = (
+            &config.bootstrap_admin_email,
+            &config.bootstrap_admin_password,
+        ) {
+            accounts
+                .bootstrap_admin(email, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("bootstrap admin: {e}"))?;
+        }
+        let router = build_router(
+            build_schema(accounts.clone()),
+            accounts,
+            verifier,
+            pool.clone(),
+        );
+        let server = Server::bind(&config.host, config.port, router).await?;
+        let mut workers = Workers::new();
+        if config.event_workers {
+            let topology = Topology::with_prefix(config.events_prefix.clone());
+            let relay = RelayConfig::new(
+                &config.amqp_url,
+                topology,
+                &format!("{}users-relay", config.events_prefix),
+            );
+            let outbox = Arc::new(PgOutbox::new(pool));
+            workers.spawn("relay", move |token| {
+                events::relay::run(outbox, relay, token)
+            });
+        }
+        Ok(Service { server, workers })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops the workers.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server
+            .run_with_workers(self.workers, platform::http::shutdown_signal())
+            .await
+    }
+
+    /// Serves until `shutdown` resolves, then stops the workers.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.server.run_with_workers(self.workers, shutdown).await
+    }
+}
+
+/// The service's routes: `/graphql`, `/health/*`, `/api/v1/...`, `/.well-known/jwks.json`.
+pub fn build_router(
+    schema: UsersSchema,
+    accounts: Accounts,
+    verifier: Arc<JwtVerifier>,
+    pool: sqlx::PgPool,
+) -> Router {
+    with_common_layers(
+        graphql_router(schema, verifier.clone())
+            .merge(health_router(postgres_ready(pool)))
+            .merge(crate::rest::routes(accounts, verifier)),
+    )
+}

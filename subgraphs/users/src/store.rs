@@ -1,0 +1,303 @@
+//! The users database: the only module with SQL.
+
+use chrono::{DateTime, Utc};
+use platform::auth::Role;
+use platform::error::unique_violation;
+use platform::{Error, Result};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{Address, AddressDraft, User};
+
+/// The migrations of the users database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+    fn try_from(r: UserRow) -> Result<User> {
+        let role = Role::parse(&r.role)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown role {}", r.role)))?;
+        Ok(User {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            role,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AddressRow {
+    id: Uuid,
+    user_id: Uuid,
+    line1: String,
+    line2: Option<String>,
+    city: String,
+    postal_code: String,
+    country: String,
+}
+
+impl From<AddressRow> for Address {
+    fn from(r: AddressRow) -> Address {
+        Address {
+            id: r.id,
+            user_id: r.user_id,
+            line1: r.line1,
+            line2: r.line2,
+            city: r.city,
+            postal_code: r.postal_code,
+            country: r.country,
+        }
+    }
+}
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredRefreshToken {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// The login it descends from.
+    pub family_id: Uuid,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+    /// When it was used or revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, created_at";
+
+/// Accounts in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    pool: PgPool,
+}
+
+impl UserStore {
+    /// A store over a migrated pool.
+    pub fn new(pool: PgPool) -> Self {
+        UserStore { pool }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A user and their password hash, by email.
+    pub async fn credentials(&self, email: &str) -> Result<Option<(User, String)>> {
+        let row: Option<(Uuid, String, String, String, DateTime<Utc>, String)> = sqlx::query_as(
+            "SELECT id, email, name, role, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id, email, name, role, created_at, hash)| {
+            Ok((
+                UserRow {
+                    id,
+                    email,
+                    name,
+                    role,
+                    created_at,
+                }
+                .try_into()?,
+                hash,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Users by id (one query).
+    pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// A page of users in id (creation) order after `after`.
+    pub async fn users_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// Changes a user's name.
+    pub async fn rename(&self, id: Uuid, name: &str) -> Result<User> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| Error::not_found("user", id))?.try_into()
+    }
+
+    /// Creates the bootstrap administrator, or promotes an existing account.
+    pub async fn ensure_admin(&self, email: &str, name: &str, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'ADMIN')
+             ON CONFLICT ((lower(email))) DO UPDATE SET role = 'ADMIN'",
+        )
+        .bind(Uuid::now_v7())
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The addresses of these users (one query), oldest first.
+    pub async fn addresses_of(&self, user_ids: &[Uuid]) -> Result<Vec<Address>> {
+        let rows: Vec<AddressRow> = sqlx::query_as(
+            "SELECT id, user_id, line1, line2, city, postal_code, country FROM addresses
+             WHERE user_id = ANY($1) ORDER BY created_at, id",
+        )
+        .bind(user_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Address::from).collect())
+    }
+
+    /// Adds an address (at most 20 per user).
+    pub async fn add_address(&self, user_id: Uuid, draft: &AddressDraft) -> Result<Address> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM addresses WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        if count >= 20 {
+            return Err(Error::invalid("at most 20 addresses per account"));
+        }
+        let row: AddressRow = sqlx::query_as(
+            "INSERT INTO addresses (id, user_id, line1, line2, city, postal_code, country)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, user_id, line1, line2, city, postal_code, country",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .bind(&draft.line1)
+        .bind(&draft.line2)
+        .bind(&draft.city)
+        .bind(&draft.postal_code)
+        .bind(&draft.country)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    /// Removes one of the user's addresses; `NOT_FOUND` if they have no such address.
+    pub async fn remove_address(&self, user_id: Uuid, id: Uuid) -> Result<()> {
+        let done = sqlx::query("DELETE FROM addresses WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("address", id));
+        }
+        Ok(())
+    }
+
+    /// A refresh token by hash, locked.
+    pub async fn lock_refresh_token(
+        conn: &mut PgConnection,
+        hash: &[u8],
+    ) -> Result<Option<StoredRefreshToken>> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, family_id, expires_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *conn)
+        .await?)
+    }
+}
+
+/// Inserts a user; a taken email is `CONFLICT`.
+pub async fn insert_user(
+    conn: &mut PgConnection,
+    id: Uuid,
+    email: &str,
+    name: &str,
+    hash: &str,
+) -> Result<User> {
+    let row: std::result::Result<UserRow, sqlx::Error> = sqlx::query_as(&format!(
+        "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'CUSTOMER')
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(email)
+    .bind(name)
+    .bind(hash)
+    .fetch_one(&mut *conn)
+    .await;
+    match row {
+        Ok(row) => row.try_into(),
+        Err(e) if unique_violation(&e) == Some("users_email_key") => {
+            Err(Error::conflict("an account with this email already exists"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores a new refresh token of a family.
+pub async fn insert_refresh_token(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    family_id: Uuid,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .bind(family_id)
+        .bind(hash)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes one token.
+pub async fn revoke_token(conn: &mut PgConnection, id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes every token of a family.
+pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
