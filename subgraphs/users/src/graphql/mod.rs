@@ -328,11 +328,10 @@ impl Mutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> async_graphql::Result<bool> {
-        Ok(ctx
-            .data::<Accounts>()?
+        ctx.data::<Accounts>()?
             .logout(&refresh_token)
             .await
-            .extend()?)
+            .extend()
     }
 
     /// Changes the signed-in user's profile.
