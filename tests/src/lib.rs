@@ -1,9 +1,540 @@
-//! The test kit for end-to-end tests: starts the services and the router on free
-//! ports with fresh databases, and drives them over HTTP.
+//! The test kit for end-to-end tests: starts the four services (in this
+//! process, each on a free port with a fresh database, all on one private
+//! exchange of the real RabbitMQ) and the real router (as a child process, on
+//! the committed supergraph and config), and talks to the router over HTTP.
+//!
+//! Each subgraph sits behind a small counting proxy, so a test can see how
+//! many requests (and `_entities` requests) the router sent to it.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use events::testing::TestBus;
+use platform::auth::{Role, TokenSigner};
+use platform::testing::{fresh_database_url, test_keys, GraphqlClient};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use uuid::Uuid;
 
 /// The repository root.
-pub fn repo_root() -> std::path::PathBuf {
-    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+pub fn repo_root() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     dir.pop();
     dir
+}
+
+/// The router binary: `SHOP_ROUTER_BIN`, or the debug build in the target
+/// directory, built once (cargo serialises concurrent builds) if missing.
+pub fn router_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(bin) = std::env::var("SHOP_ROUTER_BIN") {
+            return PathBuf::from(bin);
+        }
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join("supergraph/router/target"));
+        let bin = target.join("debug/shop-router");
+        if !bin.exists() {
+            let status = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            )
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(repo_root().join("supergraph/router/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status();
+            assert!(
+                matches!(status, Ok(s) if s.success()),
+                "building the router failed: {status:?}"
+            );
+        }
+        bin
+    })
+    .clone()
+}
+
+/// Requests one subgraph received through its proxy.
+#[derive(Default, Debug)]
+pub struct Traffic {
+    /// All GraphQL requests.
+    pub requests: AtomicUsize,
+    /// Requests that resolved entities (`_entities`).
+    pub entity_requests: AtomicUsize,
+}
+
+impl Traffic {
+    /// (requests, entity requests) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.requests.load(Ordering::SeqCst),
+            self.entity_requests.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Starts counting again.
+    pub fn reset(&self) {
+        self.requests.store(0, Ordering::SeqCst);
+        self.entity_requests.store(0, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    traffic: Arc<Traffic>,
+    http: reqwest::Client,
+}
+
+async fn forward(State(proxy): State<Proxy>, headers: HeaderMap, body: Bytes) -> Response {
+    proxy.traffic.requests.fetch_add(1, Ordering::SeqCst);
+    if body.windows(9).any(|w| w == b"_entities") {
+        proxy.traffic.entity_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    let mut req = proxy.http.post(&proxy.upstream).body(body);
+    for (name, value) in headers.iter() {
+        if !matches!(
+            name.as_str(),
+            "host" | "content-length" | "connection" | "transfer-encoding"
+        ) {
+            req = req.header(name.as_str(), value.as_bytes());
+        }
+    }
+    match req.send().await {
+        Ok(res) => {
+            let status =
+                StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let content_type = res.headers().get("content-type").cloned();
+            let bytes = res.bytes().await.unwrap_or_default();
+            let mut response = (status, bytes).into_response();
+            if let Some(ct) =
+                content_type.and_then(|c| c.to_str().ok().and_then(|s| s.parse().ok()))
+            {
+                response.headers_mut().insert("content-type", ct);
+            }
+            response
+        }
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+async fn start_proxy(upstream_port: u16, traffic: Arc<Traffic>) -> u16 {
+    let proxy = Proxy {
+        upstream: format!("http://127.0.0.1:{upstream_port}/graphql"),
+        traffic,
+        http: reqwest::Client::new(),
+    };
+    let app = Router::new()
+        .route("/graphql", post(forward))
+        .with_state(proxy);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// One running service.
+pub struct RunningService {
+    /// Its own port.
+    pub port: u16,
+    /// What the router sent it.
+    pub traffic: Arc<Traffic>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningService {
+    fn spawn<F>(
+        port: u16,
+        run: impl FnOnce(oneshot::Receiver<()>) -> F,
+        traffic: Arc<Traffic>,
+    ) -> Self
+    where
+        F: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(run(rx));
+        RunningService {
+            port,
+            traffic,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the service (graceful shutdown) and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+fn until(rx: oneshot::Receiver<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.await;
+    }
+}
+
+/// Options for a shop.
+#[derive(Debug, Clone)]
+pub struct ShopOptions {
+    /// How long products holds stock for an unpaid order.
+    pub reservation_ttl_secs: u64,
+}
+
+impl Default for ShopOptions {
+    fn default() -> Self {
+        ShopOptions {
+            reservation_ttl_secs: 900,
+        }
+    }
+}
+
+/// The whole system.
+pub struct Shop {
+    /// GraphQL through the router.
+    pub gql: GraphqlClient,
+    /// The router's base URL.
+    pub router_url: String,
+    /// The services.
+    pub users: RunningService,
+    /// See above.
+    pub products: RunningService,
+    /// See above.
+    pub orders: RunningService,
+    /// See above.
+    pub payments: RunningService,
+    /// The private exchange and queues.
+    pub bus: TestBus,
+    router: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+impl Shop {
+    /// Starts everything with default options.
+    pub async fn start() -> Shop {
+        Shop::start_with(ShopOptions::default()).await
+    }
+
+    /// Starts everything.
+    pub async fn start_with(options: ShopOptions) -> Shop {
+        let keys = test_keys();
+        let bus = TestBus::new().await;
+        let prefix = bus.prefix();
+
+        let users = users::startup::Service::build(users::config::Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url: fresh_database_url("e2e_users"),
+            jwt_private_key_pem: Some(keys.private_pem.clone()),
+            jwt_public_key_pem: Some(keys.public_pem.clone()),
+            db_max_connections: 5,
+            events_prefix: prefix.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("users");
+        let products = products::startup::Service::build(products::config::Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url: fresh_database_url("e2e_products"),
+            jwt_public_key_pem: Some(keys.public_pem.clone()),
+            db_max_connections: 10,
+            events_prefix: prefix.clone(),
+            reservation_ttl_secs: options.reservation_ttl_secs,
+            reservation_sweep_ms: 200,
+            ..Default::default()
+        })
+        .await
+        .expect("products");
+        let products_port = products.port();
+        let orders = orders::startup::Service::build(orders::config::Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url: fresh_database_url("e2e_orders"),
+            jwt_public_key_pem: Some(keys.public_pem.clone()),
+            db_max_connections: 10,
+            products_url: format!("http://127.0.0.1:{products_port}"),
+            events_prefix: prefix.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("orders");
+        let payments = payments::startup::Service::build(payments::config::Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url: fresh_database_url("e2e_payments"),
+            jwt_public_key_pem: Some(keys.public_pem.clone()),
+            db_max_connections: 5,
+            provider_timeout_ms: 500,
+            events_prefix: prefix.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("payments");
+
+        let users = {
+            let port = users.port();
+            RunningService::spawn(port, |rx| users.run(until(rx)), Arc::default())
+        };
+        let products =
+            RunningService::spawn(products_port, |rx| products.run(until(rx)), Arc::default());
+        let orders = {
+            let port = orders.port();
+            RunningService::spawn(port, |rx| orders.run(until(rx)), Arc::default())
+        };
+        let payments = {
+            let port = payments.port();
+            RunningService::spawn(port, |rx| payments.run(until(rx)), Arc::default())
+        };
+
+        let mut proxies = Vec::new();
+        for s in [&users, &products, &orders, &payments] {
+            proxies.push(start_proxy(s.port, s.traffic.clone()).await);
+        }
+        let router_port = free_port();
+        let root = repo_root();
+        let router = Command::new(router_binary())
+            .env(
+                "ROUTER_CONFIG_FILE_PATH",
+                root.join("supergraph/router/router.config.yaml"),
+            )
+            .env(
+                "SUPERGRAPH_FILE_PATH",
+                root.join("schema/supergraph.graphql"),
+            )
+            .env("HOST", "127.0.0.1")
+            .env("PORT", router_port.to_string())
+            .env(
+                "SUBGRAPH_USERS_URL",
+                format!("http://127.0.0.1:{}/graphql", proxies[0]),
+            )
+            .env(
+                "SUBGRAPH_PRODUCTS_URL",
+                format!("http://127.0.0.1:{}/graphql", proxies[1]),
+            )
+            .env(
+                "SUBGRAPH_ORDERS_URL",
+                format!("http://127.0.0.1:{}/graphql", proxies[2]),
+            )
+            .env(
+                "SUBGRAPH_PAYMENTS_URL",
+                format!("http://127.0.0.1:{}/graphql", proxies[3]),
+            )
+            .env("LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(if std::env::var("TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .kill_on_drop(true)
+            .spawn()
+            .expect("router starts");
+        let router_url = format!("http://127.0.0.1:{router_port}");
+        let http = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..200 {
+            if let Ok(res) = http.get(format!("{router_url}/readiness")).send().await {
+                if res.status().is_success() {
+                    ready = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "the router did not become ready");
+        Shop {
+            gql: GraphqlClient::local(router_port),
+            router_url,
+            users,
+            products,
+            orders,
+            payments,
+            bus,
+            router,
+        }
+    }
+
+    /// A token for a new admin (signed with the users service's key).
+    pub fn admin_token(&self) -> String {
+        token(Uuid::now_v7(), Role::Admin)
+    }
+
+    /// Runs a query through the router.
+    pub async fn query(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        self.gql.query(query, variables, token).await
+    }
+
+    /// Stops the router and the services.
+    pub async fn stop(mut self) {
+        let _ = self.router.kill().await;
+        for s in [
+            &mut self.users,
+            &mut self.products,
+            &mut self.orders,
+            &mut self.payments,
+        ] {
+            s.stop().await;
+        }
+        self.bus.delete().await;
+    }
+
+    /// Creates a category and a product with `stock` units through the router;
+    /// returns the product id.
+    pub async fn create_product(
+        &self,
+        admin: &str,
+        sku: &str,
+        name: &str,
+        price: i64,
+        stock: i64,
+    ) -> String {
+        let slug = format!("cat-{}", &Uuid::now_v7().simple().to_string()[20..]);
+        let res = self
+            .query(
+                "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
+                json!({"i": {"name": slug.clone(), "slug": slug}}),
+                Some(admin),
+            )
+            .await;
+        let category = res["data"]["createCategory"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("category: {res}"))
+            .to_string();
+        self.create_product_in(admin, &category, sku, name, price, stock)
+            .await
+    }
+
+    /// Creates a product in a category; returns its id.
+    pub async fn create_product_in(
+        &self,
+        admin: &str,
+        category: &str,
+        sku: &str,
+        name: &str,
+        price: i64,
+        stock: i64,
+    ) -> String {
+        let res = self
+            .query(
+                "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }",
+                json!({"i": {
+                    "sku": sku, "name": name, "description": format!("{name}, for testing"),
+                    "price": {"amount": price, "currency": "EUR"}, "categoryId": category,
+                    "images": [], "attributes": [], "stockOnHand": stock,
+                }}),
+                Some(admin),
+            )
+            .await;
+        res["data"]["createProduct"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("product: {res}"))
+            .to_string()
+    }
+
+    /// Registers a customer through the router; returns their access token.
+    pub async fn customer(&self, email: &str) -> String {
+        let res = self
+            .query(
+                "mutation($e: String!) { register(input: {email: $e, password: \"correct horse 1\", name: \"Shopper\"}) { accessToken } }",
+                json!({"e": email}),
+                None,
+            )
+            .await;
+        res["data"]["register"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("register: {res}"))
+            .to_string()
+    }
+
+    /// Places an order of one product through the router; returns the response.
+    pub async fn place_order(
+        &self,
+        token: &str,
+        product: &str,
+        quantity: i64,
+        card: &str,
+        key: &str,
+    ) -> Value {
+        self.query(
+            "mutation($p: ID!, $q: Int!, $card: String!, $key: String!) {
+               placeOrder(input: {
+                 shippingAddress: {name: \"Ada\", line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"},
+                 paymentToken: $card, items: [{productId: $p, quantity: $q}]
+               }, idempotencyKey: $key) { id status total { amount } }
+             }",
+            json!({"p": product, "q": quantity, "card": card, "key": key}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// Polls an order's status until it is `status` (10 s at most).
+    pub async fn wait_for_status(&self, token: &str, order: &str, status: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self
+                .query(
+                    "query($id: ID!) { order(id: $id) { status } }",
+                    json!({"id": order}),
+                    Some(token),
+                )
+                .await;
+            if last["data"]["order"]["status"] == status {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("order {order} never reached {status}: {last}");
+    }
+
+    /// A product's available quantity, through the router.
+    pub async fn available(&self, product: &str) -> i64 {
+        let res = self
+            .query(
+                "query($id: ID!) { product(id: $id) { availableQuantity } }",
+                json!({"id": product}),
+                None,
+            )
+            .await;
+        res["data"]["product"]["availableQuantity"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{res}"))
+    }
+}
+
+/// A token for `user` with `role`, signed with the test key.
+pub fn token(user: Uuid, role: Role) -> String {
+    let keys = test_keys();
+    #[allow(clippy::expect_used)]
+    let signer = TokenSigner::from_pem(
+        &keys.private_pem,
+        &keys.public_pem,
+        Duration::from_secs(900),
+    )
+    .expect("signer");
+    #[allow(clippy::expect_used)]
+    signer.sign(user, role).expect("sign").0
 }

@@ -37,12 +37,13 @@ impl UserRef {
     }
 
     /// The user's orders, newest first (the user themself or an admin).
+    /// Nullable, so that when this subgraph fails the rest of a query stands.
     async fn orders(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<OrderConnection> {
+    ) -> async_graphql::Result<Option<OrderConnection>> {
         let viewer = auth::viewer(ctx).extend()?;
         let page = PageRequest::<Uuid>::parse(first, after).extend()?;
         let rows = ctx
@@ -50,7 +51,7 @@ impl UserRef {
             .orders_of(&viewer, self.id, &page)
             .await
             .extend()?;
-        Ok(connection(&page, rows, |o| o.id, OrderObject))
+        Ok(Some(connection(&page, rows, |o| o.id, OrderObject)))
     }
 }
 
@@ -61,8 +62,8 @@ pub struct OrderObject(pub Order);
 #[derive(SimpleObject)]
 #[graphql(name = "OrderItem")]
 pub struct OrderItemObject {
-    /// The product.
-    pub product: ProductRef,
+    /// The product (nullable: the products subgraph may be unavailable).
+    pub product: Option<ProductRef>,
     /// Its SKU when ordered.
     pub sku: String,
     /// Its name when ordered.
@@ -129,9 +130,9 @@ impl OrderObject {
         Ok(items
             .into_iter()
             .map(|i| OrderItemObject {
-                product: ProductRef {
+                product: Some(ProductRef {
                     id: ID(i.product_id.to_string()),
-                },
+                }),
                 sku: i.sku,
                 name: i.name,
                 quantity: i.quantity,

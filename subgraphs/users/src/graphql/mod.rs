@@ -182,12 +182,12 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
+    /// The signed-in user (nullable, so that an error here leaves the rest of
+    /// a query standing).
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserObject>> {
         let viewer = auth::viewer(ctx).extend()?;
-        Ok(UserObject(
-            ctx.data::<Accounts>()?.me(&viewer).await.extend()?,
-        ))
+        let user = ctx.data::<Accounts>()?.me(&viewer).await.extend()?;
+        Ok(Some(UserObject(user)))
     }
 
     /// Every account in sign-up order (administrators).
