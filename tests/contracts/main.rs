@@ -2,4 +2,5 @@
 //! composition tool are given must match what the code really does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod composition;
 mod offline;

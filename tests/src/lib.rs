@@ -6,6 +6,9 @@
 //! Each subgraph sits behind a small counting proxy, so a test can see how
 //! many requests (and `_entities` requests) the router sent to it.
 
+// A test kit: a failure to set up is a failed test, so it may panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -184,10 +187,8 @@ impl RunningService {
     }
 }
 
-fn until(rx: oneshot::Receiver<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.await;
-    }
+async fn until(rx: oneshot::Receiver<()>) {
+    let _ = rx.await;
 }
 
 /// Options for a shop.

@@ -3,6 +3,10 @@
 //! ```text
 //! events-dlq list <service> [limit]      show up to `limit` (default 20) messages
 //! events-dlq replay <service> [event-id] republish all (or one) to the events exchange
+//! events-dlq declare                      declare the exchanges and queues (idempotent)
+//! events-dlq delete-prefixed <prefix>     delete the queues and exchanges named on
+//!                                         standard input that start with <prefix>
+//!                                         (test topologies; never an unprefixed name)
 //! ```
 //! The broker is `AMQP_URL` (default: the local RabbitMQ); `EVENTS_PREFIX` selects a
 //! prefixed topology (tests).
@@ -14,7 +18,51 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = std::env::var("AMQP_URL").unwrap_or_else(|_| platform::config::default_amqp_url());
     let topology = Topology::with_prefix(std::env::var("EVENTS_PREFIX").unwrap_or_default());
-    let usage = "usage: events-dlq list <service> [limit] | events-dlq replay <service> [event-id]";
+    let usage = "usage: events-dlq list <service> [limit] | replay <service> [event-id] | declare | delete-prefixed <prefix>";
+    match args.first().map(String::as_str) {
+        Some("declare") => {
+            let conn = events::amqp::connect(&url, "events-declare").await?;
+            topology.declare(&conn.create_channel().await?).await?;
+            println!("declared {} and the service queues", topology.exchange());
+            let _ = conn.close(200, "done".into()).await;
+            return Ok(());
+        }
+        Some("delete-prefixed") => {
+            let prefix = args
+                .get(1)
+                .filter(|p| p.len() >= 2)
+                .ok_or_else(|| anyhow::anyhow!(usage))?;
+            let conn = events::amqp::connect(&url, "events-cleanup").await?;
+            let mut channel = conn.create_channel().await?;
+            let mut deleted = 0;
+            for line in std::io::stdin().lines() {
+                let name = line?.trim().to_string();
+                if !name.starts_with(prefix.as_str()) {
+                    continue;
+                }
+                // The name is a queue or an exchange; a failed delete closes the
+                // channel, so open another for the next attempt.
+                if channel
+                    .queue_delete(name.clone().into(), Default::default())
+                    .await
+                    .is_err()
+                {
+                    channel = conn.create_channel().await?;
+                }
+                if channel
+                    .exchange_delete(name.into(), Default::default())
+                    .await
+                    .is_err()
+                {
+                    channel = conn.create_channel().await?;
+                }
+                deleted += 1;
+            }
+            println!("deleted {deleted} test queue(s) and exchange(s)");
+            return Ok(());
+        }
+        _ => {}
+    }
     let (command, service) = match (args.first(), args.get(1)) {
         (Some(c), Some(s)) => (c.as_str(), s.as_str()),
         _ => anyhow::bail!(usage),
@@ -51,6 +99,6 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => anyhow::bail!(usage),
     }
-    conn.close(200, "done".into()).await?;
+    let _ = conn.close(200, "done".into()).await;
     Ok(())
 }
