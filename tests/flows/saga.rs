@@ -107,3 +107,61 @@ async fn an_unpaid_reservation_expires_and_cancels_the_order() {
     assert_eq!(shop.available(&lamp).await, 3);
     shop.stop().await;
 }
+
+#[tokio::test]
+async fn sagas_complete_once_when_the_broker_drops_every_connection_midway() {
+    let shop = Shop::start().await;
+    let admin = shop.admin_token();
+    let lamp = shop
+        .create_product(&admin, "LAMP-B", "Desk lamp", 1000, 100)
+        .await;
+    let token = shop.customer("hal@example.com").await;
+    let mut orders = Vec::new();
+    for i in 0..10 {
+        let res = shop
+            .place_order(&token, &lamp, 1, "tok_visa", &format!("a{i}"))
+            .await;
+        orders.push(
+            res["data"]["placeOrder"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{res}"))
+                .to_string(),
+        );
+    }
+    // Mid-saga: the broker closes every connection of this shop's services.
+    let prefix = shop.bus.prefix();
+    let closed = tokio::task::spawn_blocking(move || events::testing::close_connections(&prefix))
+        .await
+        .unwrap();
+    assert!(
+        closed >= 6,
+        "relays and consumers were disconnected ({closed})"
+    );
+    for i in 0..10 {
+        let res = shop
+            .place_order(&token, &lamp, 1, "tok_visa", &format!("b{i}"))
+            .await;
+        orders.push(
+            res["data"]["placeOrder"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{res}"))
+                .to_string(),
+        );
+    }
+    for o in &orders {
+        shop.wait_for_status(&token, o, "PAID").await;
+    }
+    // Each order charged once, and exactly 20 units sold.
+    for o in &orders {
+        let res = shop
+            .query("query($id: ID!) { order(id: $id) { payment { status amount { amount } refunds { id } } } }", json!({"id": o}), Some(&token))
+            .await;
+        assert_eq!(
+            res["data"]["order"]["payment"]["status"], "SUCCEEDED",
+            "{res}"
+        );
+        assert_eq!(res["data"]["order"]["payment"]["amount"]["amount"], 1000);
+    }
+    assert_eq!(shop.available(&lamp).await, 80);
+    shop.stop().await;
+}

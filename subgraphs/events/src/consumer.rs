@@ -224,7 +224,11 @@ async fn process(handler: &dyn Handler, config: &ConsumerConfig, delivery: Deliv
             .with_min_delay(config.retry_delay)
             .with_max_delay(Duration::from_secs(2))
             .with_max_times(config.max_attempts.saturating_sub(1));
-        let result = (|| handler.handle(&event))
+        let context = platform::context::RequestContext {
+            correlation_id: event.correlation_id.clone(),
+            traceparent: event.traceparent.clone(),
+        };
+        let result = (|| context.clone().scope(handler.handle(&event)))
             .retry(backoff)
             .when(HandlerError::is_transient)
             .notify(|e, after| tracing::warn!(error = %e, retry_in = ?after, "handler failed; retrying"))

@@ -28,6 +28,13 @@ pub async fn enqueue<P: Event>(
     payload: P,
     meta: EventMeta,
 ) -> platform::Result<Uuid> {
+    // Events caused by a request carry its correlation id and trace context.
+    let context = platform::context::RequestContext::current();
+    let meta = EventMeta {
+        correlation_id: meta.correlation_id.or(context.correlation_id),
+        causation_id: meta.causation_id,
+        traceparent: meta.traceparent.or(context.traceparent),
+    };
     let envelope = Envelope::new(source, payload, meta)
         .into_raw()
         .map_err(|e| platform::Error::Internal(e.into()))?;

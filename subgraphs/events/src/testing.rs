@@ -81,6 +81,16 @@ impl TestBus {
     /// The next message in `service`'s queue (waiting up to `wait`), acknowledged.
     #[allow(clippy::expect_used)]
     pub async fn next_for(&self, service: &str, wait: Duration) -> Option<RawEnvelope> {
+        self.next_message_for(service, wait).await.map(|(e, _)| e)
+    }
+
+    /// Like [`TestBus::next_for`], with the message's AMQP properties.
+    #[allow(clippy::expect_used)]
+    pub async fn next_message_for(
+        &self,
+        service: &str,
+        wait: Duration,
+    ) -> Option<(RawEnvelope, lapin::BasicProperties)> {
         let channel = self.conn.create_channel().await.expect("channel");
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -98,7 +108,8 @@ impl TestBus {
                     .await
                     .expect("ack");
                 let _ = channel.close(200, "done".into()).await;
-                return serde_json::from_slice(&message.delivery.data).ok();
+                let envelope = serde_json::from_slice(&message.delivery.data).ok()?;
+                return Some((envelope, message.delivery.properties.clone()));
             }
             if tokio::time::Instant::now() >= deadline {
                 let _ = channel.close(200, "done".into()).await;
@@ -128,4 +139,43 @@ impl TestBus {
             let _ = self.topology.delete(&channel).await;
         }
     }
+}
+
+/// Closes, from the broker side (`rabbitmqctl close_connection`), every
+/// connection whose name starts with `prefix`, except the test harness's own.
+/// Returns how many were closed. Blocking: call it from `spawn_blocking`.
+#[allow(clippy::expect_used)]
+pub fn close_connections(prefix: &str) -> usize {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "--no-table-headers",
+            "--quiet",
+            "pid",
+            "client_properties",
+        ])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut closed = 0;
+    for line in listing
+        .lines()
+        .filter(|l| l.contains(prefix) && !l.contains("harness"))
+    {
+        let Some(pid) = line.split_whitespace().next() else {
+            continue;
+        };
+        let status = std::process::Command::new("rabbitmqctl")
+            .args([
+                "close_connection",
+                pid,
+                "test: the broker closed the connection",
+            ])
+            .output()
+            .expect("rabbitmqctl runs");
+        if status.status.success() {
+            closed += 1;
+        }
+    }
+    closed
 }

@@ -390,42 +390,6 @@ async fn a_poison_message_is_dead_lettered_and_can_be_replayed() {
     h.finish().await;
 }
 
-/// Closes, from the broker side, every connection whose name starts with `prefix`.
-fn close_connections(prefix: &str) -> usize {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args([
-            "list_connections",
-            "--no-table-headers",
-            "--quiet",
-            "pid",
-            "client_properties",
-        ])
-        .output()
-        .expect("rabbitmqctl");
-    let listing = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut closed = 0;
-    for line in listing
-        .lines()
-        .filter(|l| l.contains(prefix) && !l.contains("harness"))
-    {
-        let Some(pid) = line.split_whitespace().next() else {
-            continue;
-        };
-        let status = std::process::Command::new("rabbitmqctl")
-            .args([
-                "close_connection",
-                pid,
-                "test: broker closed the connection",
-            ])
-            .output()
-            .expect("rabbitmqctl");
-        if status.status.success() {
-            closed += 1;
-        }
-    }
-    closed
-}
-
 #[tokio::test]
 async fn relay_and_consumer_survive_the_broker_closing_their_connections() {
     let h = Harness::new().await;
@@ -436,7 +400,7 @@ async fn relay_and_consumer_survive_the_broker_closing_their_connections() {
     assert_eq!(h.wait_applied(20).await.len(), 20);
 
     let prefix = h.prefix.clone();
-    let closed = tokio::task::spawn_blocking(move || close_connections(&prefix))
+    let closed = tokio::task::spawn_blocking(move || events::testing::close_connections(&prefix))
         .await
         .unwrap();
     assert!(

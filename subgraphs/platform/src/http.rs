@@ -117,6 +117,7 @@ pub fn postgres_ready(pool: sqlx::PgPool) -> ReadinessCheck {
 pub fn with_common_layers(router: Router) -> Router {
     let correlation = HeaderName::from_static(CORRELATION_ID);
     router
+        .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req
@@ -128,6 +129,15 @@ pub fn with_common_layers(router: Router) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(correlation.clone()))
         .layer(SetRequestIdLayer::new(correlation, MakeRequestUuid))
+}
+
+/// Runs the rest of the request inside its [`RequestContext`](crate::context::RequestContext).
+async fn in_request_context(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let context = crate::context::RequestContext::from_headers(request.headers());
+    context.scope(next.run(request)).await
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes the

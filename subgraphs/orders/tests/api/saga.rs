@@ -254,3 +254,61 @@ async fn the_same_event_twice_changes_nothing_the_second_time() {
             .unwrap();
     assert_eq!(history, 2, "PENDING, AWAITING_PAYMENT");
 }
+
+#[tokio::test]
+async fn the_correlation_id_of_a_request_travels_with_its_events() {
+    let (app, bus) = saga().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let res = reqwest::Client::new()
+        .post(&app.gql.url)
+        .bearer_auth(&app.ada.token)
+        .header("x-correlation-id", "corr-42")
+        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .json(&serde_json::json!({
+            "query": crate::helpers::PLACE_ORDER,
+            "variables": {"input": {"shippingAddress": crate::helpers::address(), "paymentToken": "tok_visa",
+                          "items": [{"productId": lamp, "quantity": 1}]}, "key": "k"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-correlation-id"], "corr-42", "echoed back");
+    let (placed, props) = bus
+        .next_message_for("products", WAIT)
+        .await
+        .expect("order.placed");
+    assert_eq!(placed.correlation_id.as_deref(), Some("corr-42"));
+    assert_eq!(
+        events::amqp::header(&props, events::amqp::CORRELATION_HEADER).as_deref(),
+        Some("corr-42")
+    );
+    assert_eq!(
+        events::amqp::header(&props, events::amqp::TRACEPARENT_HEADER).as_deref(),
+        Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    );
+    // The answer to it keeps the correlation: orders requests payment under the same id.
+    let id = placed.decode::<OrderPlaced>().unwrap().payload.order_id;
+    let mut reserved = events::Envelope::new(
+        "products",
+        StockReserved {
+            order_id: id,
+            lines: vec![ReservedLine {
+                product_id: lamp,
+                quantity: 1,
+                unit_price: Money::new(2500, Currency::EUR),
+            }],
+            expires_at: chrono::Utc::now(),
+        },
+        events::EventMeta::caused_by(&placed),
+    )
+    .into_raw()
+    .unwrap();
+    reserved.source = "products".into();
+    bus.publish_raw(&reserved).await;
+    let requested = bus
+        .next_for("payments", WAIT)
+        .await
+        .expect("payment.requested");
+    assert_eq!(requested.correlation_id.as_deref(), Some("corr-42"));
+    assert_eq!(requested.causation_id, Some(reserved.id));
+}
