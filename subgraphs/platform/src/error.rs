@@ -117,8 +117,8 @@ impl ErrorExtensions for Error {
     }
 }
 
-/// An RFC 9457 problem details body.
-#[derive(Debug, Serialize)]
+/// An RFC 9457 problem details body (`application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]

@@ -215,6 +215,18 @@ where
     }
 }
 
+/// `GET /api/v1/openapi.json`: the service's OpenAPI document.
+pub fn openapi_router(doc: utoipa::openapi::OpenApi) -> Router {
+    let doc = Arc::new(doc);
+    Router::new().route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+}
+
 /// A bound HTTP server: tests bind port 0 and read [`Server::port`].
 pub struct Server {
     listener: TcpListener,

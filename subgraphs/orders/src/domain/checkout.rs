@@ -39,7 +39,7 @@ pub struct OrderLineRequest {
 }
 
 /// Where to ship.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShippingAddress {
     /// Recipient.
     pub name: String,

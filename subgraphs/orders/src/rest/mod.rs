@@ -15,6 +15,7 @@ use platform::http::JsonBody;
 use platform::pagination::{encode_cursor, PageRequest};
 use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::domain::{Order, OrderItem, PaymentToken, ShippingAddress};
@@ -39,10 +40,43 @@ pub fn routes(orders: Orders, verifier: Arc<JwtVerifier>) -> Router {
         .route("/api/v1/orders/{id}", get(one))
         .route("/api/v1/orders/{id}/cancel", post(cancel))
         .with_state(RestState { orders, verifier })
+        .merge(platform::http::openapi_router(ApiDoc::openapi()))
+}
+
+/// The orders REST API (OpenAPI 3.1). Every route needs a Bearer token.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Shop orders",
+        description = "Placing and following orders (Bearer token required)"
+    ),
+    paths(place, list, one, cancel),
+    components(schemas(
+        OrderJson,
+        ItemJson,
+        MoneyJson,
+        OrderList,
+        PlaceOrderBody,
+        AddressBody,
+        LineBody,
+        CancelBody,
+        ShippingAddress,
+        platform::error::Problem
+    ))
+)]
+pub struct ApiDoc;
+
+/// A page of orders.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    /// Newest first.
+    pub items: Vec<OrderJson>,
+    /// Pass as `after` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// Money in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MoneyJson {
     /// Minor units.
     pub amount: i64,
@@ -60,7 +94,7 @@ impl From<platform::Money> for MoneyJson {
 }
 
 /// An order line in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ItemJson {
     /// Product.
     pub product_id: Uuid,
@@ -77,7 +111,7 @@ pub struct ItemJson {
 }
 
 /// An order in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderJson {
     /// Id.
     pub id: Uuid,
@@ -127,7 +161,7 @@ async fn to_json(orders: &Orders, list: Vec<Order>) -> Result<Vec<OrderJson>> {
 }
 
 /// The body of `POST /api/v1/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderBody {
     /// Where to ship.
@@ -139,7 +173,7 @@ pub struct PlaceOrderBody {
 }
 
 /// An address in a request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
     /// Recipient.
@@ -157,7 +191,7 @@ pub struct AddressBody {
 }
 
 /// A line in a request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
     /// Product.
@@ -166,6 +200,21 @@ pub struct LineBody {
     pub quantity: i64,
 }
 
+/// Places an order (the cart, or the given items); a retry with the same
+/// `Idempotency-Key` returns the same order.
+#[utoipa::path(post, path = "/api/v1/orders", request_body = PlaceOrderBody,
+    params(("Idempotency-Key" = String, Header, description = "Unique per order attempt")),
+    responses(
+        (status = 201, body = OrderJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 503, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn place(
     State(state): State<RestState>,
     headers: HeaderMap,
@@ -204,12 +253,21 @@ async fn place(
 }
 
 /// `?first=&after=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 struct PageQuery {
+    /// Page size, 1 to 100 (default 20).
     first: Option<i32>,
+    /// The `next_cursor` of the previous page.
     after: Option<String>,
 }
 
+/// The caller's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", params(PageQuery),
+    responses(
+        (status = 200, body = OrderList),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn list(
     State(state): State<RestState>,
     headers: HeaderMap,
@@ -234,6 +292,15 @@ async fn list(
     ))
 }
 
+/// One of the caller's orders.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = OrderJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn one(
     State(state): State<RestState>,
     headers: HeaderMap,
@@ -249,13 +316,25 @@ async fn one(
 }
 
 /// The optional body of a cancellation.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     /// Why.
     pub reason: Option<String>,
 }
 
+/// Cancels an order: before payment the stock is released, after payment it
+/// is refunded and restocked.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path, description = "Order id")),
+    request_body(content = Option<CancelBody>, description = "Optional reason"),
+    responses(
+        (status = 200, body = OrderJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn cancel(
     State(state): State<RestState>,
     headers: HeaderMap,

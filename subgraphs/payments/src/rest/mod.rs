@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use platform::auth::{Auth, JwtVerifier};
 use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::domain::Payment;
 use crate::payments::Payments;
@@ -21,16 +22,36 @@ struct RestState {
     verifier: Arc<JwtVerifier>,
 }
 
-/// The REST routes.
+/// The REST routes, with their OpenAPI document at `/api/v1/openapi.json`.
 pub fn routes(payments: Payments, verifier: Arc<JwtVerifier>) -> Router {
     Router::new()
         .route("/api/v1/payments", get(by_order))
         .route("/api/v1/payments/{id}", get(by_id))
         .with_state(RestState { payments, verifier })
+        .merge(platform::http::openapi_router(ApiDoc::openapi()))
+}
+
+/// The payments REST API (OpenAPI 3.1).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Shop payments",
+        description = "Payments of orders (Bearer token: the customer or an admin)"
+    ),
+    paths(by_id, by_order),
+    components(schemas(PaymentJson, MoneyJson, PaymentList, platform::error::Problem))
+)]
+pub struct ApiDoc;
+
+/// A list of payments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentList {
+    /// The payments (at most one per order).
+    pub items: Vec<PaymentJson>,
 }
 
 /// Money in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MoneyJson {
     /// Minor units.
     pub amount: i64,
@@ -39,7 +60,7 @@ pub struct MoneyJson {
 }
 
 /// A payment in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentJson {
     /// Id.
     pub id: String,
@@ -87,11 +108,21 @@ impl From<Payment> for PaymentJson {
 }
 
 /// `?order_id=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 struct ByOrder {
+    /// The order whose payment to find.
     order_id: Option<String>,
 }
 
+/// A payment by id.
+#[utoipa::path(get, path = "/api/v1/payments/{id}", params(("id" = String, Path, description = "Payment id")),
+    responses(
+        (status = 200, body = PaymentJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn by_id(
     State(state): State<RestState>,
     headers: HeaderMap,
@@ -101,6 +132,14 @@ async fn by_id(
     Ok(Json(state.payments.payment_for(&viewer, &id).await?.into()))
 }
 
+/// The payment of an order.
+#[utoipa::path(get, path = "/api/v1/payments", params(ByOrder),
+    responses(
+        (status = 200, body = PaymentList),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn by_order(
     State(state): State<RestState>,
     headers: HeaderMap,

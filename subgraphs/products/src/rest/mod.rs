@@ -37,10 +37,13 @@ pub fn routes(catalog: Catalog) -> Router {
         .route("/api/v1/products/{id}", get(get_product))
         .route("/api/v1/categories", get(list_categories))
         .with_state(catalog)
+        .merge(platform::http::openapi_router(
+            <ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
 }
 
 /// Money as JSON: minor units and currency code.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MoneyJson {
     /// Minor units.
     pub amount: i64,
@@ -58,7 +61,7 @@ impl From<Money> for MoneyJson {
 }
 
 /// A product as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductJson {
     /// Id.
     pub id: Uuid,
@@ -75,6 +78,7 @@ pub struct ProductJson {
     /// Image URLs.
     pub images: Vec<String>,
     /// Named properties.
+    #[schema(value_type = Vec<Object>)]
     pub attributes: Vec<Attribute>,
     /// Units that can be ordered now.
     pub available_quantity: i32,
@@ -106,7 +110,7 @@ impl From<&Product> for ProductJson {
 }
 
 /// A page of products.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductList {
     /// The products.
     pub items: Vec<ProductJson>,
@@ -115,7 +119,7 @@ pub struct ProductList {
 }
 
 /// A category as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CategoryJson {
     /// Id.
     pub id: Uuid,
@@ -139,14 +143,15 @@ impl From<Category> for CategoryJson {
 }
 
 /// Every category.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CategoryList {
     /// The categories, by name.
     pub items: Vec<CategoryJson>,
 }
 
 /// The query string of `GET /api/v1/products`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only this category.
     pub category_id: Option<String>,
@@ -166,6 +171,10 @@ pub struct ListParams {
     pub after: Option<String>,
 }
 
+/// Products for sale, filtered, sorted and paged by cursor.
+#[utoipa::path(get, path = "/api/v1/products", params(ListParams),
+    responses((status = 200, body = ProductList),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn list_products(
     State(catalog): State<Catalog>,
     params: std::result::Result<Query<ListParams>, QueryRejection>,
@@ -193,6 +202,11 @@ async fn list_products(
     }))
 }
 
+/// One product (archived ones too).
+#[utoipa::path(get, path = "/api/v1/products/{id}", params(("id" = String, Path, description = "Product id")),
+    responses((status = 200, body = ProductJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn get_product(
     State(catalog): State<Catalog>,
     Path(id): Path<String>,
@@ -203,6 +217,8 @@ async fn get_product(
     }
 }
 
+/// Every category.
+#[utoipa::path(get, path = "/api/v1/categories", responses((status = 200, body = CategoryList)))]
 async fn list_categories(State(catalog): State<Catalog>) -> Result<Json<CategoryList>> {
     let categories = catalog.categories().await?;
     Ok(Json(CategoryList {
@@ -211,14 +227,14 @@ async fn list_categories(State(catalog): State<Catalog>) -> Result<Json<Category
 }
 
 /// The body of `POST /api/v1/products/quote`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuoteRequest {
     /// The items to price, 1 to 100.
     pub items: Vec<QuoteItem>,
 }
 
 /// One item to price.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuoteItem {
     /// The product's UUID.
     pub product_id: String,
@@ -227,14 +243,14 @@ pub struct QuoteItem {
 }
 
 /// The answer of `POST /api/v1/products/quote`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuoteResponse {
     /// One line per requested item, in the request's order.
     pub lines: Vec<QuoteLineJson>,
 }
 
 /// A priced line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuoteLineJson {
     /// The product's UUID.
     pub product_id: Uuid,
@@ -285,6 +301,13 @@ impl From<QuoteLine> for QuoteLineJson {
 ///   quantity below 1 or above 1000, a `product_id` that is not a UUID, or a
 ///   body that is not JSON (a JSON body of the wrong shape is `422`, a missing
 ///   JSON content type `415`).
+#[utoipa::path(post, path = "/api/v1/products/quote", tag = "internal", request_body = QuoteRequest,
+    responses((status = 200, body = QuoteResponse),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
 pub async fn quote(
     State(catalog): State<Catalog>,
     JsonBody(request): JsonBody<QuoteRequest>,
@@ -302,3 +325,24 @@ pub async fn quote(
         lines: lines.into_iter().map(QuoteLineJson::from).collect(),
     }))
 }
+
+/// The products REST API (OpenAPI 3.1). Operations tagged `internal` serve
+/// other services and are not exposed through Kong.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Shop products", description = "The catalogue"),
+    paths(list_products, get_product, list_categories, quote),
+    components(schemas(
+        ProductJson,
+        ProductList,
+        CategoryJson,
+        CategoryList,
+        MoneyJson,
+        QuoteRequest,
+        QuoteItem,
+        QuoteResponse,
+        QuoteLineJson,
+        platform::error::Problem
+    ))
+)]
+pub struct ApiDoc;

@@ -13,6 +13,7 @@ use platform::auth::{Auth, Jwks, JwtVerifier};
 use platform::http::JsonBody;
 use platform::Result;
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 use crate::accounts::{Accounts, AuthTokens};
 use crate::domain::User;
@@ -32,10 +33,27 @@ pub fn routes(accounts: Accounts, verifier: Arc<JwtVerifier>) -> Router {
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(RestState { accounts, verifier })
+        .merge(platform::http::openapi_router(ApiDoc::openapi()))
 }
 
+/// The users REST API (OpenAPI 3.1).
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Shop users", description = "Accounts and tokens"),
+    paths(register, token, refresh, me, jwks),
+    components(schemas(
+        UserJson,
+        TokensJson,
+        RegisterBody,
+        TokenBody,
+        RefreshBody,
+        platform::error::Problem
+    ))
+)]
+pub struct ApiDoc;
+
 /// A user in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserJson {
     /// Id.
     pub id: String,
@@ -62,7 +80,7 @@ impl From<User> for UserJson {
 }
 
 /// Tokens in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokensJson {
     /// Access token.
     pub access_token: String,
@@ -89,7 +107,7 @@ impl From<AuthTokens> for TokensJson {
 }
 
 /// Sign-up body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     /// Email.
@@ -101,7 +119,7 @@ pub struct RegisterBody {
 }
 
 /// Sign-in body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// Email.
@@ -111,13 +129,21 @@ pub struct TokenBody {
 }
 
 /// Refresh body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The refresh token.
     pub refresh_token: String,
 }
 
+/// Signs up a customer and signs them in.
+#[utoipa::path(post, path = "/api/v1/users", request_body = RegisterBody,
+    responses((status = 201, body = TokensJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn register(
     State(s): State<RestState>,
     JsonBody(b): JsonBody<RegisterBody>,
@@ -126,6 +152,13 @@ async fn register(
     Ok((StatusCode::CREATED, Json(tokens.into())))
 }
 
+/// Signs in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/token", request_body = TokenBody,
+    responses((status = 200, body = TokensJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn token(
     State(s): State<RestState>,
     JsonBody(b): JsonBody<TokenBody>,
@@ -133,6 +166,13 @@ async fn token(
     Ok(Json(s.accounts.login(&b.email, &b.password).await?.into()))
 }
 
+/// Trades a refresh token (single use) for a new pair.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshBody,
+    responses((status = 200, body = TokensJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn refresh(
     State(s): State<RestState>,
     JsonBody(b): JsonBody<RefreshBody>,
@@ -140,11 +180,17 @@ async fn refresh(
     Ok(Json(s.accounts.refresh(&b.refresh_token).await?.into()))
 }
 
+/// The signed-in user (Bearer token).
+#[utoipa::path(get, path = "/api/v1/users/me",
+    responses((status = 200, body = UserJson),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn me(State(s): State<RestState>, headers: HeaderMap) -> Result<Json<UserJson>> {
     let viewer = Auth::from_headers(&headers, &s.verifier).viewer()?;
     Ok(Json(s.accounts.me(&viewer).await?.into()))
 }
 
+/// The public keys (JWKS) that verify access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", responses((status = 200, description = "A JSON Web Key Set")))]
 async fn jwks(State(s): State<RestState>) -> Json<Jwks> {
     Json(s.accounts.jwks())
 }
