@@ -73,6 +73,8 @@ pub struct Traffic {
     pub requests: AtomicUsize,
     /// Requests that resolved entities (`_entities`).
     pub entity_requests: AtomicUsize,
+    /// The `X-Correlation-ID` and `traceparent` of the last request.
+    pub last_ids: std::sync::Mutex<(Option<String>, Option<String>)>,
 }
 
 impl Traffic {
@@ -100,6 +102,10 @@ struct Proxy {
 
 async fn forward(State(proxy): State<Proxy>, headers: HeaderMap, body: Bytes) -> Response {
     proxy.traffic.requests.fetch_add(1, Ordering::SeqCst);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Ok(mut ids) = proxy.traffic.last_ids.lock() {
+        *ids = (header("x-correlation-id"), header("traceparent"));
+    }
     if body.windows(9).any(|w| w == b"_entities") {
         proxy.traffic.entity_requests.fetch_add(1, Ordering::SeqCst);
     }
