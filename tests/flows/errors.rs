@@ -76,28 +76,49 @@ async fn the_router_forwards_the_token_and_the_correlation_id_to_subgraphs() {
         .post(&shop.gql.url)
         .bearer_auth(&token)
         .header("x-correlation-id", "corr-router-1")
-        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .json(&json!({"query": "{ me { name } }"}))
         .send()
         .await
         .unwrap();
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["data"]["me"]["name"], "Shopper", "the token reached users: {body}");
+    assert_eq!(
+        body["data"]["me"]["name"], "Shopper",
+        "the token reached users: {body}"
+    );
     let ids = shop.users.traffic.last_ids.lock().unwrap().clone();
     assert_eq!(ids.0.as_deref(), Some("corr-router-1"));
-    assert_eq!(ids.1.as_deref(), Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    assert_eq!(
+        ids.1.as_deref(),
+        Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    );
     shop.stop().await;
 }
 
 #[tokio::test]
 async fn the_router_refuses_abusive_queries() {
     let shop = Shop::start().await;
-    let deep = format!("{{ {}__typename{} }}", "me { orders { edges { node { customer { ".repeat(4), " } } } } }".repeat(4));
+    let deep = format!(
+        "{{ {}__typename{} }}",
+        "me { orders { edges { node { customer { ".repeat(4),
+        " } } } } }".repeat(4)
+    );
     let res = shop.query(&deep, json!({}), None).await;
-    assert!(res["errors"].as_array().is_some_and(|e| !e.is_empty()), "depth limit: {res}");
+    assert!(
+        res["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "depth limit: {res}"
+    );
     let aliases: String = (0..40).map(|i| format!("a{i}: __typename ")).collect();
-    let res = shop.query(&format!("{{ {aliases} }}"), json!({}), None).await;
-    assert!(res["errors"].as_array().is_some_and(|e| !e.is_empty()), "alias limit: {res}");
+    let res = shop
+        .query(&format!("{{ {aliases} }}"), json!({}), None)
+        .await;
+    assert!(
+        res["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "alias limit: {res}"
+    );
     // A simple form post (CSRF) is refused.
     let res = reqwest::Client::new()
         .post(&shop.gql.url)
@@ -106,6 +127,10 @@ async fn the_router_refuses_abusive_queries() {
         .send()
         .await
         .unwrap();
-    assert!(res.status().is_client_error(), "CSRF prevention: {}", res.status());
+    assert!(
+        res.status().is_client_error(),
+        "CSRF prevention: {}",
+        res.status()
+    );
     shop.stop().await;
 }

@@ -102,7 +102,12 @@ struct Proxy {
 
 async fn forward(State(proxy): State<Proxy>, headers: HeaderMap, body: Bytes) -> Response {
     proxy.traffic.requests.fetch_add(1, Ordering::SeqCst);
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     if let Ok(mut ids) = proxy.traffic.last_ids.lock() {
         *ids = (header("x-correlation-id"), header("traceparent"));
     }

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod relay;
 pub mod testing;
 pub mod topology;
+pub mod workers;
 
 pub use catalogue::Event;
 pub use envelope::{Envelope, EventMeta, RawEnvelope};

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use events::consumer::ConsumerConfig;
 use events::outbox::PgOutbox;
-use events::relay::RelayConfig;
-use events::Topology;
+use events::workers::EventWorkers;
 use platform::auth::JwtVerifier;
 use platform::http::{graphql_router, health_router, postgres_ready, with_common_layers, Server};
 use platform::workers::Workers;
@@ -65,21 +63,9 @@ impl Service {
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = Workers::new();
         if config.event_workers {
-            let topology = Topology::with_prefix(config.events_prefix.clone());
-            let relay = RelayConfig::new(
-                &config.amqp_url,
-                topology.clone(),
-                &format!("{}payments-relay", config.events_prefix),
-            );
-            let outbox = Arc::new(PgOutbox::new(pool));
-            workers.spawn("relay", move |token| {
-                events::relay::run(outbox, relay, token)
-            });
-            let consumer = ConsumerConfig::new(&config.amqp_url, topology, "payments");
-            let handler = Arc::new(PaymentHandler::new(payments));
-            workers.spawn("consumer", move |token| {
-                events::consumer::run(handler, consumer, token)
-            });
+            let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "payments");
+            events.spawn_relay(&mut workers, Arc::new(PgOutbox::new(pool)));
+            events.spawn_consumer(&mut workers, Arc::new(PaymentHandler::new(payments)));
         }
         Ok(Service { server, workers })
     }

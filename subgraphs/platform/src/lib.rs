@@ -12,6 +12,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod money;
 pub mod pagination;
 pub mod telemetry;

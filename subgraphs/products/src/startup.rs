@@ -19,9 +19,7 @@ use crate::saga::{release_expired_reservations, StockHandler};
 use crate::store::mongo::MongoCatalogStore;
 use crate::store::postgres::PgCatalogStore;
 use crate::store::{CatalogStore, StockLedger};
-use events::consumer::ConsumerConfig;
-use events::relay::RelayConfig;
-use events::Topology;
+use events::workers::EventWorkers;
 use platform::workers::Workers;
 
 /// A built, bound service ready to run.
@@ -125,25 +123,14 @@ pub async fn connect_store(
 /// Starts the outbox relay, the consumer of order events and the expiry of
 /// lapsed reservations.
 fn start_event_workers(config: &Config, ledger: Arc<dyn StockLedger>) -> Workers {
-    let topology = Topology::with_prefix(config.events_prefix.clone());
     let mut workers = Workers::new();
-    let relay_config = RelayConfig::new(
-        &config.amqp_url,
-        topology.clone(),
-        &format!("{}products-relay", config.events_prefix),
+    let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "products");
+    events.spawn_relay(&mut workers, ledger.outbox());
+    let ttl = Duration::from_secs(config.reservation_ttl_secs);
+    events.spawn_consumer(
+        &mut workers,
+        Arc::new(StockHandler::new(ledger.clone(), ttl)),
     );
-    let outbox = ledger.outbox();
-    workers.spawn("relay", move |token| {
-        events::relay::run(outbox, relay_config, token)
-    });
-    let handler = Arc::new(StockHandler::new(
-        ledger.clone(),
-        Duration::from_secs(config.reservation_ttl_secs),
-    ));
-    let consumer_config = ConsumerConfig::new(&config.amqp_url, topology, "products");
-    workers.spawn("consumer", move |token| {
-        events::consumer::run(handler, consumer_config, token)
-    });
     let every = Duration::from_millis(config.reservation_sweep_ms);
     workers.spawn("reservation-expiry", move |token| {
         release_expired_reservations(ledger, every, token)

@@ -9,8 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use events::outbox::PgOutbox;
-use events::relay::RelayConfig;
-use events::Topology;
+use events::workers::EventWorkers;
 use platform::auth::{JwtVerifier, TokenSigner};
 use platform::http::{graphql_router, health_router, postgres_ready, with_common_layers, Server};
 use platform::workers::Workers;
@@ -85,16 +84,8 @@ impl Service {
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = Workers::new();
         if config.event_workers {
-            let topology = Topology::with_prefix(config.events_prefix.clone());
-            let relay = RelayConfig::new(
-                &config.amqp_url,
-                topology,
-                &format!("{}users-relay", config.events_prefix),
-            );
-            let outbox = Arc::new(PgOutbox::new(pool));
-            workers.spawn("relay", move |token| {
-                events::relay::run(outbox, relay, token)
-            });
+            let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "users");
+            events.spawn_relay(&mut workers, Arc::new(PgOutbox::new(pool)));
         }
         Ok(Service { server, workers })
     }

@@ -1,5 +1,6 @@
 //! Checkout inputs, valid by construction.
 
+use platform::input::{bounded_text, country_code, optional_text};
 use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -55,16 +56,6 @@ pub struct ShippingAddress {
     pub country: String,
 }
 
-fn field(name: &str, value: &str, max: usize) -> Result<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max {
-        return Err(Error::invalid(format!(
-            "shipping address {name} must be 1 to {max} characters"
-        )));
-    }
-    Ok(v.to_string())
-}
-
 impl ShippingAddress {
     /// Parses and normalises an address.
     pub fn parse(
@@ -75,23 +66,13 @@ impl ShippingAddress {
         postal_code: &str,
         country: &str,
     ) -> Result<Self> {
-        let country = country.trim().to_uppercase();
-        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(Error::invalid(
-                "country must be an ISO 3166-1 alpha-2 code such as DE",
-            ));
-        }
-        let line2 = match line2.map(str::trim) {
-            None | Some("") => None,
-            Some(l) => Some(field("line2", l, 200)?),
-        };
         Ok(ShippingAddress {
-            name: field("name", name, 100)?,
-            line1: field("line1", line1, 200)?,
-            line2,
-            city: field("city", city, 100)?,
-            postal_code: field("postalCode", postal_code, 20)?,
-            country,
+            name: bounded_text("shipping address name", name, 100)?,
+            line1: bounded_text("shipping address line1", line1, 200)?,
+            line2: optional_text("shipping address line2", line2, 200)?,
+            city: bounded_text("shipping address city", city, 100)?,
+            postal_code: bounded_text("shipping address postalCode", postal_code, 20)?,
+            country: country_code(country)?,
         })
     }
 }

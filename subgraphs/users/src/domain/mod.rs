@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use platform::auth::Role;
+use platform::input::{bounded_text, country_code, optional_text};
 use platform::{Error, Result};
 use uuid::Uuid;
 
@@ -104,16 +105,6 @@ pub struct AddressDraft {
     pub country: String,
 }
 
-fn part(name: &str, value: &str, max: usize) -> Result<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max {
-        return Err(Error::invalid(format!(
-            "{name} must be 1 to {max} characters"
-        )));
-    }
-    Ok(v.to_string())
-}
-
 impl AddressDraft {
     /// Parses an address.
     pub fn parse(
@@ -123,21 +114,12 @@ impl AddressDraft {
         postal_code: &str,
         country: &str,
     ) -> Result<Self> {
-        let country = country.trim().to_uppercase();
-        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(Error::invalid(
-                "country must be an ISO 3166-1 alpha-2 code such as FR",
-            ));
-        }
         Ok(AddressDraft {
-            line1: part("line1", line1, 200)?,
-            line2: match line2.map(str::trim) {
-                None | Some("") => None,
-                Some(l) => Some(part("line2", l, 200)?),
-            },
-            city: part("city", city, 100)?,
-            postal_code: part("postalCode", postal_code, 20)?,
-            country,
+            line1: bounded_text("line1", line1, 200)?,
+            line2: optional_text("line2", line2, 200)?,
+            city: bounded_text("city", city, 100)?,
+            postal_code: bounded_text("postalCode", postal_code, 20)?,
+            country: country_code(country)?,
         })
     }
 }
