@@ -63,20 +63,12 @@ pub async fn replay(
 ) -> lapin::Result<usize> {
     let channel = amqp::confirm_channel(conn).await?;
     let mut replayed = 0;
-    let mut seen = 0usize;
-    let depth = channel
-        .queue_declare(
-            topology.dead_letter_queue(service).into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await?
-        .message_count() as usize;
     let mut keep = Vec::new();
-    while seen < depth {
+    // Messages just returned to the queue (a listing's channel closing) become
+    // ready a moment later: only stop after the queue stayed empty for a while.
+    // Messages kept back stay unacknowledged on this channel, so none is seen twice.
+    let mut idle = 0;
+    while idle < 10 {
         let Some(message) = channel
             .basic_get(
                 topology.dead_letter_queue(service).into(),
@@ -84,9 +76,11 @@ pub async fn replay(
             )
             .await?
         else {
-            break;
+            idle += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
         };
-        seen += 1;
+        idle = 0;
         let event: Option<RawEnvelope> = serde_json::from_slice(&message.delivery.data).ok();
         let wanted = match (&event, only) {
             (Some(e), Some(id)) => e.id == id,
