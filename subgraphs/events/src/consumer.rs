@@ -235,12 +235,14 @@ async fn process(handler: &dyn Handler, config: &ConsumerConfig, delivery: Deliv
             .await;
         match result {
             Ok(()) => {
+                metrics::counter!("events_handled_total", "kind" => event.kind.clone()).increment(1);
                 if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                     // Applied and recorded; the redelivery will be skipped by the inbox.
                     tracing::warn!(error = %e, "ack failed");
                 }
             }
             Err(e) => {
+                metrics::counter!("events_dead_lettered_total", "kind" => event.kind.clone()).increment(1);
                 tracing::error!(error = %e, "event failed; dead-lettering");
                 reject(&delivery).await;
             }

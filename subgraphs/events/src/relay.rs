@@ -196,6 +196,7 @@ async fn publish_batch(
             .mark_published(&published)
             .await
             .map_err(BatchError::Store)?;
+        metrics::counter!("outbox_events_published_total").increment(published.len() as u64);
         tracing::debug!(count = published.len(), "published events");
     }
     match broker_error {

@@ -117,6 +117,8 @@ pub fn postgres_ready(pool: sqlx::PgPool) -> ReadinessCheck {
 pub fn with_common_layers(router: Router) -> Router {
     let correlation = HeaderName::from_static(CORRELATION_ID);
     router
+        .merge(crate::metrics::metrics_router())
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod input;
+pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod telemetry;

@@ -75,3 +75,25 @@ async fn bad_requests_get_problem_details() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 413);
 }
+
+#[tokio::test]
+async fn requests_are_counted_in_prometheus_metrics() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    http.get(format!("{}/.well-known/jwks.json", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    let res = http
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.lines().any(|l| l.starts_with("http_requests_total")
+            && l.contains(r#"route="/.well-known/jwks.json""#)),
+        "{body}"
+    );
+}
