@@ -42,10 +42,10 @@ impl Service {
         config: Config,
         catalog: Arc<dyn Catalog>,
     ) -> anyhow::Result<Service> {
-        let verifier = Arc::new(match &config.jwt_public_key_pem {
-            Some(pem) => JwtVerifier::from_public_pem(pem)?,
-            None => JwtVerifier::from_public_pem_file(&config.jwt_public_key_path)?,
-        });
+        let verifier = Arc::new(JwtVerifier::from_pem_or_file(
+            config.jwt_public_key_pem.as_deref(),
+            &config.jwt_public_key_path,
+        )?);
         let pool = platform::db::connect_with(
             &config.database_url,
             &[&MIGRATOR, &events::MIGRATOR],

@@ -234,6 +234,15 @@ impl JwtVerifier {
         })
     }
 
+    /// From the PEM given inline (tests, secrets injected as values) or else
+    /// from the file at `path`.
+    pub fn from_pem_or_file(pem: Option<&str>, path: &str) -> anyhow::Result<Self> {
+        match pem {
+            Some(pem) => Self::from_public_pem(pem),
+            None => Self::from_public_pem_file(path),
+        }
+    }
+
     /// Reads the public key from a file.
     pub fn from_public_pem_file(path: &str) -> anyhow::Result<Self> {
         let pem = std::fs::read_to_string(path)
