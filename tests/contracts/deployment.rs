@@ -164,7 +164,7 @@ fn every_environment_variable_compose_sets_is_read_by_its_service() {
         let read: BTreeSet<String> = fields
             .iter()
             .map(|f| format!("{prefix}_{}", f.to_uppercase()))
-            .chain(["RUST_LOG".to_string(), "LOG_FORMAT".to_string()])
+            .chain(["RUST_LOG", "LOG_FORMAT", "SHOP_ENV"].map(String::from))
             .collect();
         let env = compose["services"][*service]["environment"]
             .as_mapping()

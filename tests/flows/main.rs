@@ -6,4 +6,5 @@ mod browse;
 mod checkout;
 mod errors;
 mod fan_out;
+mod lifecycle;
 mod saga;

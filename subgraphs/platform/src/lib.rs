@@ -11,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod input;
 pub mod metrics;

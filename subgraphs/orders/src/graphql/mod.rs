@@ -35,15 +35,18 @@ pub fn build_schema(orders: Orders) -> OrdersSchema {
 /// test on a busy machine gives them longer, so a batch is never split).
 pub fn build_schema_with(orders: Orders, loader_delay: Duration) -> OrdersSchema {
     let store = orders.store().clone();
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .data(DataLoader::new(OrdersById(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(ItemsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(HistoryByOrder(store), tokio::spawn).delay(loader_delay))
-        .data(orders)
-        .limit_depth(15)
-        .limit_complexity(5000)
-        .finish()
+    platform::graphql::harden(
+        Schema::build(Query, Mutation, EmptySubscription),
+        platform::graphql::is_production(),
+    )
+    .enable_federation()
+    .data(DataLoader::new(OrdersById(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(ItemsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(HistoryByOrder(store), tokio::spawn).delay(loader_delay))
+    .data(orders)
+    .limit_depth(15)
+    .limit_complexity(5000)
+    .finish()
 }
 
 /// A page of orders.

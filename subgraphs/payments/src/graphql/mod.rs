@@ -33,15 +33,18 @@ pub fn build_schema(payments: Payments) -> PaymentsSchema {
 /// test on a busy machine gives them longer, so a batch is never split).
 pub fn build_schema_with(payments: Payments, loader_delay: Duration) -> PaymentsSchema {
     let store = payments.store().clone();
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .data(DataLoader::new(PaymentsById(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(PaymentsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(RefundsByPayment(store), tokio::spawn).delay(loader_delay))
-        .data(payments)
-        .limit_depth(15)
-        .limit_complexity(2000)
-        .finish()
+    platform::graphql::harden(
+        Schema::build(Query, Mutation, EmptySubscription),
+        platform::graphql::is_production(),
+    )
+    .enable_federation()
+    .data(DataLoader::new(PaymentsById(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(PaymentsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(RefundsByPayment(store), tokio::spawn).delay(loader_delay))
+    .data(payments)
+    .limit_depth(15)
+    .limit_complexity(2000)
+    .finish()
 }
 
 /// Loads payments by id.

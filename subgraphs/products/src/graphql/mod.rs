@@ -36,15 +36,18 @@ pub const DEFAULT_LOADER_DELAY: Duration = Duration::from_millis(2);
 /// collect keys for `loader_delay` before querying (see [`DEFAULT_LOADER_DELAY`]).
 pub fn build_schema(catalog: Catalog, loader_delay: Duration) -> ProductsSchema {
     let store = catalog.store().clone();
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .data(DataLoader::new(ProductLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(CategoryLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(CategoryProductsLoader::new(store), tokio::spawn).delay(loader_delay))
-        .data(catalog)
-        .finish()
+    platform::graphql::harden(
+        Schema::build(Query, Mutation, EmptySubscription),
+        platform::graphql::is_production(),
+    )
+    .enable_federation()
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .data(DataLoader::new(ProductLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(CategoryLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(CategoryProductsLoader::new(store), tokio::spawn).delay(loader_delay))
+    .data(catalog)
+    .finish()
 }
 
 /// The subgraph's federation SDL, as composition reads it.

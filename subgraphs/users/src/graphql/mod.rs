@@ -33,14 +33,17 @@ pub fn build_schema(accounts: Accounts) -> UsersSchema {
 /// Builds the schema with loaders that wait `loader_delay` to collect keys.
 pub fn build_schema_with(accounts: Accounts, loader_delay: Duration) -> UsersSchema {
     let store = accounts.store().clone();
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .data(DataLoader::new(UsersById(store.clone()), tokio::spawn).delay(loader_delay))
-        .data(DataLoader::new(AddressesByUser(store), tokio::spawn).delay(loader_delay))
-        .data(accounts)
-        .limit_depth(12)
-        .limit_complexity(2000)
-        .finish()
+    platform::graphql::harden(
+        Schema::build(Query, Mutation, EmptySubscription),
+        platform::graphql::is_production(),
+    )
+    .enable_federation()
+    .data(DataLoader::new(UsersById(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(AddressesByUser(store), tokio::spawn).delay(loader_delay))
+    .data(accounts)
+    .limit_depth(12)
+    .limit_complexity(2000)
+    .finish()
 }
 
 /// Users by id.
