@@ -55,10 +55,11 @@ mod tests {
             false,
         )
         .finish();
-        assert!(dev
-            .execute("{ __schema { types { name } } }")
-            .await
-            .errors
-            .is_empty());
+        let res = dev.execute("{ __schema { types { name } } }").await;
+        let data = res.data.into_json().unwrap_or_default();
+        assert!(
+            data["__schema"]["types"].is_array(),
+            "development keeps introspection: {data}"
+        );
     }
 }
