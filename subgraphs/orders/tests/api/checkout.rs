@@ -173,3 +173,40 @@ async fn the_rest_api_places_and_lists_orders_with_an_idempotency_key() {
         .unwrap();
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn rest_wrong_types_unknown_fields_and_oversize_bodies_get_problem_details() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let cases = [
+        (json!({"shipping_address": "nowhere", "payment_token": 5}).to_string(), 422),
+        (json!({"shipping_address": {"name": "A", "line1": "1", "city": "L", "postal_code": "N", "country": "GB"},
+                "payment_token": "tok_visa", "discount": 100}).to_string(), 422),
+        ("x".repeat(300 * 1024), 413),
+    ];
+    for (body, expected) in cases {
+        let res = http
+            .post(format!("{}/api/v1/orders", app.base_url))
+            .bearer_auth(&app.ada.token)
+            .header("Idempotency-Key", "k")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), expected);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    let res = http
+        .post(format!(
+            "{}/api/v1/orders/{}/cancel",
+            app.base_url,
+            Uuid::now_v7()
+        ))
+        .bearer_auth(&app.ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}

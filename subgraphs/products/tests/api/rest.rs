@@ -212,3 +212,30 @@ async fn the_price_quote_refuses_unknown_archived_and_invalid_items() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(content_type, "application/problem+json");
 }
+
+#[tokio::test]
+async fn wrong_types_and_oversize_bodies_get_problem_details() {
+    let app = crate::helpers::spawn_app().await;
+    let cases = [
+        (
+            serde_json::json!({"items": [{"product_id": 7, "quantity": "two"}]}).to_string(),
+            422,
+        ),
+        ("x".repeat(300 * 1024), 413),
+    ];
+    for (body, expected) in cases {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/products/quote", app.base_url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), expected);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["status"], expected);
+    }
+    let (status, _, _) = json_of(app.get("/api/v1/products?first=abc").await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
