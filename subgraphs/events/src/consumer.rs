@@ -1,7 +1,17 @@
 //! The consumer: reads a service's queue with manual acks and a bounded
-//! prefetch, hands each event to a [`Handler`], retries transient failures with
-//! backoff, and dead-letters poison messages (`basic.reject` without requeue, so
-//! the queue's dead-letter exchange routes them to `<service>.dlq`).
+//! prefetch and hands each event to a [`Handler`]. What happens on failure
+//! depends on why it failed:
+//! - a **transient** failure is retried a few times at once (100 ms, 200 ms),
+//!   then redelivered later through the service's retry queues (1 s, 5 s,
+//!   then every 30 s, for about a quarter of an hour: [`ConsumerConfig`]),
+//!   and dead-lettered only when that budget is spent;
+//! - while the handler's **store is unreachable** (connection refused, pool
+//!   timed out, the server shutting down), the message is held and retried
+//!   with backoff instead: with every prefetch slot held, consumption pauses
+//!   until the store answers, and no budget is spent meanwhile;
+//! - a **permanent** failure (a malformed event, a broken invariant) is
+//!   dead-lettered at once (`basic.reject` without requeue, so the queue's
+//!   dead-letter exchange routes it to `<service>.dlq`).
 //!
 //! Exactly-once effects come from the handler's inbox: with [`begin_once`] a
 //! PostgreSQL handler writes its effects and the event id in one transaction, so
@@ -15,8 +25,13 @@ use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
-use lapin::types::FieldTable;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation};
+use platform::workers::WorkerContext;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -40,6 +55,37 @@ impl HandlerError {
     /// Whether a retry may help.
     pub fn is_transient(&self) -> bool {
         matches!(self, HandlerError::Transient(_))
+    }
+
+    /// Whether the handler's store could not be reached at all (as opposed to
+    /// a failure of this event's work): then the consumer waits for the store.
+    pub fn is_store_unavailable(&self) -> bool {
+        let HandlerError::Transient(e) = self else {
+            return false;
+        };
+        e.chain().any(|cause| {
+            cause
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(is_connection_error)
+        })
+    }
+}
+
+/// A database error that means the server is unreachable, not that the
+/// statement failed.
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        // 08: connection exceptions; 57P01-57P03: shutting down, cannot connect now.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 
@@ -116,29 +162,45 @@ pub struct ConsumerConfig {
     pub service: String,
     /// Unacknowledged messages the broker may send ahead (also the concurrency).
     pub prefetch: u16,
-    /// Attempts for a transiently failing event before it is dead-lettered.
+    /// Attempts in a row for a transiently failing event before it is
+    /// redelivered later.
     pub max_attempts: usize,
-    /// First retry delay (doubling up to 2 s).
+    /// First in-process retry delay (doubling).
     pub retry_delay: Duration,
+    /// Delayed redeliveries (through the retry queues) of a transiently
+    /// failing event before it is dead-lettered.
+    pub max_redeliveries: u32,
+    /// How long an event is held while the store is unreachable before it
+    /// falls back to delayed redelivery.
+    pub max_pause: Duration,
 }
 
 impl ConsumerConfig {
-    /// Defaults: prefetch 32, 5 attempts starting at 100 ms.
+    /// Defaults: prefetch 32, 3 attempts from 100 ms, then 30 delayed
+    /// redeliveries (about 15 minutes); held up to 30 minutes while the store
+    /// is down.
     pub fn new(amqp_url: &str, topology: Topology, service: &str) -> Self {
         ConsumerConfig {
             amqp_url: amqp_url.to_string(),
             topology,
             service: service.to_string(),
             prefetch: 32,
-            max_attempts: 5,
+            max_attempts: 3,
             retry_delay: Duration::from_millis(100),
+            max_redeliveries: 30,
+            max_pause: Duration::from_secs(30 * 60),
         }
     }
 }
 
-/// Consumes the service's queue until `shutdown` is cancelled; messages in
-/// flight are finished (or left unacknowledged for redelivery), never half applied.
-pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: CancellationToken) {
+/// The AMQP header counting an event's delayed redeliveries.
+pub const REDELIVERIES_HEADER: &str = "x-redeliveries";
+
+/// Consumes the service's queue until the token is cancelled; messages in
+/// flight are finished (or left unacknowledged for redelivery), never half
+/// applied. Reports to its status whether it can reach the broker.
+pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, ctx: WorkerContext) {
+    let shutdown = ctx.token.clone();
     let mut attempt = 0u32;
     let name = format!("{}{}-consumer", config.topology.prefix(), config.service);
     while !shutdown.is_cancelled() {
@@ -146,6 +208,8 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: Ca
             let conn = amqp::connect(&config.amqp_url, &name).await?;
             let channel = conn.create_channel().await?;
             config.topology.declare(&channel).await?;
+            // Redeliveries are published on their own channel, with confirms.
+            let publisher = amqp::confirm_channel(&conn).await?;
             channel
                 .basic_qos(config.prefetch, BasicQosOptions::default())
                 .await?;
@@ -157,13 +221,14 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: Ca
                     FieldTable::default(),
                 )
                 .await?;
-            Ok::<_, lapin::Error>((conn, consumer))
+            Ok::<_, lapin::Error>((conn, publisher, consumer))
         }
         .await;
-        let (conn, consumer) = match started {
+        let (conn, publisher, consumer) = match started {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, consumer = %name, "broker unavailable; retrying");
+                ctx.status.down(format!("broker unreachable: {e}"));
                 tokio::select! {
                     () = tokio::time::sleep(amqp::reconnect_delay(attempt)) => {}
                     () = shutdown.cancelled() => {}
@@ -173,6 +238,7 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: Ca
             }
         };
         attempt = 0;
+        ctx.status.up();
         tracing::info!(consumer = %name, "consuming");
         let cancelled = shutdown.clone();
         consumer
@@ -180,9 +246,13 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: Ca
             .for_each_concurrent(usize::from(config.prefetch.max(1)), |delivery| {
                 let handler = handler.clone();
                 let config = &config;
+                let publisher = &publisher;
+                let shutdown = &shutdown;
                 async move {
                     match delivery {
-                        Ok(delivery) => process(handler.as_ref(), config, delivery).await,
+                        Ok(delivery) => {
+                            process(handler.as_ref(), config, publisher, shutdown, delivery).await
+                        }
                         Err(e) => tracing::warn!(error = %e, "delivery error; reconnecting"),
                     }
                 }
@@ -193,63 +263,206 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, shutdown: Ca
         let _ = conn.close(200, "consumer stopping".into()).await;
         if !shutdown.is_cancelled() {
             tracing::warn!(consumer = %name, "connection lost; reconnecting");
+            ctx.status.down("broker connection lost");
             tokio::time::sleep(amqp::reconnect_delay(0)).await;
         }
     }
     tracing::info!(consumer = %name, "consumer stopped");
 }
 
-async fn process(handler: &dyn Handler, config: &ConsumerConfig, delivery: Delivery) {
+/// How handling one delivery ended.
+enum Outcome {
+    Done,
+    Failed(HandlerError),
+    /// Shutting down while waiting: leave it unacknowledged for redelivery.
+    Abandoned,
+}
+
+async fn process(
+    handler: &dyn Handler,
+    config: &ConsumerConfig,
+    publisher: &Channel,
+    shutdown: &CancellationToken,
+    delivery: Delivery,
+) {
     let event: RawEnvelope = match serde_json::from_slice(&delivery.data) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "not an event envelope; dead-lettering");
+            metrics::counter!("events_dead_lettered_total", "kind" => "unreadable").increment(1);
             reject(&delivery).await;
             return;
         }
     };
-    let correlation = amqp::header(&delivery.properties, amqp::CORRELATION_HEADER)
-        .or_else(|| event.correlation_id.clone())
-        .unwrap_or_default();
+    let correlation = amqp::correlation_id(&event).unwrap_or_default().to_string();
+    let redeliveries = redeliveries(&delivery.properties);
     let span = tracing::info_span!(
         "event",
         id = %event.id,
         kind = %event.kind,
         correlation_id = %correlation,
-        traceparent = event.traceparent.as_deref().unwrap_or(""),
+        traceparent = amqp::traceparent(&event).unwrap_or(""),
         redelivered = delivery.redelivered,
+        redeliveries,
     );
     async {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(config.retry_delay)
-            .with_max_delay(Duration::from_secs(2))
-            .with_max_times(config.max_attempts.saturating_sub(1));
         let context = platform::context::RequestContext {
-            correlation_id: event.correlation_id.clone(),
-            traceparent: event.traceparent.clone(),
+            correlation_id: amqp::correlation_id(&event).map(str::to_string),
+            traceparent: amqp::traceparent(&event).map(str::to_string),
         };
-        let result = (|| context.clone().scope(handler.handle(&event)))
-            .retry(backoff)
-            .when(HandlerError::is_transient)
-            .notify(|e, after| tracing::warn!(error = %e, retry_in = ?after, "handler failed; retrying"))
-            .await;
-        match result {
-            Ok(()) => {
-                metrics::counter!("events_handled_total", "kind" => event.kind.clone()).increment(1);
+        let outcome = match attempt(handler, config, &event, &context).await {
+            Err(e) if e.is_store_unavailable() => {
+                wait_for_store(handler, config, &event, &context, shutdown, e).await
+            }
+            Err(e) => Outcome::Failed(e),
+            Ok(()) => Outcome::Done,
+        };
+        let kind = event.kind.clone();
+        match outcome {
+            Outcome::Done => {
+                metrics::counter!("events_handled_total", "kind" => kind).increment(1);
                 if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                     // Applied and recorded; the redelivery will be skipped by the inbox.
                     tracing::warn!(error = %e, "ack failed");
                 }
             }
-            Err(e) => {
-                metrics::counter!("events_dead_lettered_total", "kind" => event.kind.clone()).increment(1);
-                tracing::error!(error = %e, "event failed; dead-lettering");
+            Outcome::Abandoned => {}
+            Outcome::Failed(e) if e.is_transient() && redeliveries < config.max_redeliveries => {
+                redeliver_later(config, publisher, &delivery, redeliveries, &e).await;
+            }
+            Outcome::Failed(e) => {
+                metrics::counter!("events_dead_lettered_total", "kind" => kind).increment(1);
+                tracing::error!(error = %e, redeliveries, "event failed; dead-lettering");
                 reject(&delivery).await;
             }
         }
     }
     .instrument(span)
     .await
+}
+
+/// Handles the event, retrying transient failures a few times at once.
+async fn attempt(
+    handler: &dyn Handler,
+    config: &ConsumerConfig,
+    event: &RawEnvelope,
+    context: &platform::context::RequestContext,
+) -> Result<(), HandlerError> {
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(config.retry_delay)
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(config.max_attempts.saturating_sub(1));
+    (|| context.clone().scope(handler.handle(event)))
+        .retry(backoff)
+        .when(|e: &HandlerError| e.is_transient() && !e.is_store_unavailable())
+        .notify(
+            |e, after| tracing::warn!(error = %e, retry_in = ?after, "handler failed; retrying"),
+        )
+        .await
+}
+
+/// Holds the event while the store is unreachable, trying again with backoff
+/// (1 s doubling to 10 s) until it answers, shutdown, or `max_pause`.
+async fn wait_for_store(
+    handler: &dyn Handler,
+    config: &ConsumerConfig,
+    event: &RawEnvelope,
+    context: &platform::context::RequestContext,
+    shutdown: &CancellationToken,
+    first: HandlerError,
+) -> Outcome {
+    tracing::warn!(error = %first, "store unavailable; holding the event until it answers");
+    metrics::counter!("events_paused_total", "kind" => event.kind.clone()).increment(1);
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_secs(1);
+    let mut last = first;
+    while started.elapsed() < config.max_pause {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.cancelled() => return Outcome::Abandoned,
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+        match context.clone().scope(handler.handle(event)).await {
+            Ok(()) => return Outcome::Done,
+            Err(e) if e.is_store_unavailable() => last = e,
+            Err(e) => return Outcome::Failed(e),
+        }
+    }
+    Outcome::Failed(last)
+}
+
+/// The number of delayed redeliveries an event had.
+fn redeliveries(props: &BasicProperties) -> u32 {
+    let value = props
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(REDELIVERIES_HEADER).cloned());
+    match value {
+        Some(AMQPValue::LongLongInt(n)) => u32::try_from(n).unwrap_or(0),
+        Some(AMQPValue::LongInt(n)) => u32::try_from(n).unwrap_or(0),
+        Some(AMQPValue::ShortInt(n)) => u32::try_from(n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Sends the message to the retry queue of its next delay; it comes back to
+/// this service's queue (only) when the delay runs out. The original is acked
+/// only once the broker confirmed the copy, so nothing is lost in between.
+async fn redeliver_later(
+    config: &ConsumerConfig,
+    publisher: &Channel,
+    delivery: &Delivery,
+    redeliveries: u32,
+    why: &HandlerError,
+) {
+    let tier = redeliveries as usize;
+    let queue = config.topology.retry_queue(&config.service, tier);
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        REDELIVERIES_HEADER.into(),
+        AMQPValue::LongLongInt(i64::from(redeliveries) + 1),
+    );
+    let properties = delivery.properties.clone().with_headers(headers);
+    let published = async {
+        publisher
+            .basic_publish(
+                "".into(),
+                queue.clone().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &delivery.data,
+                properties,
+            )
+            .await?
+            .await
+    }
+    .await;
+    match published {
+        Ok(Confirmation::Ack(None)) => {
+            tracing::warn!(error = %why, delay = ?Topology::retry_delay(tier), redeliveries, "event failed; redelivering later");
+            metrics::counter!("events_retried_total", "kind" => delivery.routing_key.to_string())
+                .increment(1);
+            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                // Both copies may arrive; the inbox applies the event once.
+                tracing::warn!(error = %e, "ack after redelivery failed");
+            }
+        }
+        other => {
+            tracing::warn!(result = ?other.map(|_| ()), "cannot schedule the redelivery; requeueing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Err(e) = delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+            {
+                tracing::warn!(error = %e, "nack failed; the message will be redelivered");
+            }
+        }
+    }
 }
 
 async fn reject(delivery: &Delivery) {

@@ -52,7 +52,9 @@ pub async fn list(
 }
 
 /// Replays dead-lettered events of `service` (all, or only `only` if given) by
-/// publishing them again to the events exchange with confirms; each is removed
+/// publishing them again, with confirms, to that service's queue only (through
+/// the default exchange: the other consumers of the key already had theirs),
+/// with a fresh redelivery budget; each is removed
 /// from the dead-letter queue only after the broker confirmed its replay.
 /// Returns how many were replayed. Messages that are not events stay put.
 pub async fn replay(
@@ -87,20 +89,23 @@ pub async fn replay(
             (Some(_), None) => true,
             (None, _) => false,
         };
-        let Some(event) = event.filter(|_| wanted) else {
+        let Some(properties) = event
+            .filter(|_| wanted)
+            .and_then(|e| amqp::properties(&e).ok())
+        else {
             keep.push(message);
             continue;
         };
         let confirm = channel
             .basic_publish(
-                topology.exchange().into(),
-                event.kind.clone().into(),
+                "".into(),
+                topology.queue(service).into(),
                 BasicPublishOptions {
                     mandatory: true,
                     ..Default::default()
                 },
                 &message.delivery.data,
-                amqp::properties(&event),
+                properties,
             )
             .await?
             .await?;

@@ -59,8 +59,19 @@ pub struct Envelope<P = serde_json::Value> {
 pub type RawEnvelope = Envelope<serde_json::Value>;
 
 impl<P: Event> Envelope<P> {
-    /// A new envelope for `payload` from `source`.
+    /// A new envelope for `payload` from `source`. A correlation id or trace
+    /// context that is not valid (whatever a caller or a foreign event sent) is
+    /// dropped here, so none reaches an outbox, a log or an AMQP property.
     pub fn new(source: &str, payload: P, meta: EventMeta) -> Self {
+        let meta = EventMeta {
+            correlation_id: meta
+                .correlation_id
+                .filter(|id| platform::http::is_valid_correlation_id(id)),
+            causation_id: meta.causation_id,
+            traceparent: meta
+                .traceparent
+                .filter(|tp| platform::http::is_valid_traceparent(tp)),
+        };
         Envelope {
             id: Uuid::now_v7(),
             kind: P::TYPE.to_string(),

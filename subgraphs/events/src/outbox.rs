@@ -52,20 +52,72 @@ pub async fn enqueue<P: Event>(
     Ok(envelope.id)
 }
 
+/// How many publish attempts an event that the broker will not take gets
+/// before it is parked.
+pub const MAX_PUBLISH_ATTEMPTS: i32 = 10;
+
+/// How long the inbox remembers an applied event: far longer than the longest
+/// redelivery window (minutes of delayed retries), so a duplicate is always
+/// recognised.
+pub const INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The delay before the next publish attempt of an event that failed
+/// `attempts` times: 1 s doubling to 5 min.
+pub fn publish_retry_delay(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    Duration::from_secs(1u64.checked_shl(exp).unwrap_or(u64::MAX).min(300))
+}
+
+/// What is waiting in an outbox (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    /// Events not yet published (parked ones included).
+    pub pending: i64,
+    /// Events parked after too many failed attempts.
+    pub parked: i64,
+    /// Age in seconds of the oldest pending event that is not parked.
+    pub oldest_pending_secs: f64,
+}
+
 /// Where a relay finds events to publish. PostgreSQL here; the products service
 /// has a MongoDB implementation with the same guarantees.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
-    /// Claims up to `limit` unpublished events, oldest first, for `lease`.
+    /// Claims up to `limit` unpublished, unparked events that are due, oldest
+    /// first, for `lease`.
     async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Vec<RawEnvelope>>;
     /// Marks events as published (the broker confirmed them).
     async fn mark_published(&self, ids: &[Uuid]) -> anyhow::Result<()>;
-    /// Gives a claimed event back after a failed publish, recording why.
+    /// Gives a claimed event back after the connection failed (not the
+    /// event's fault): claimable again at once.
     async fn release(&self, id: Uuid, error: &str) -> anyhow::Result<()>;
+    /// The broker would not take this event (or it cannot be sent at all when
+    /// `permanent`): try again after [`publish_retry_delay`], and park it once
+    /// it failed [`MAX_PUBLISH_ATTEMPTS`] times (at once when `permanent`).
+    /// Returns whether it is parked now.
+    async fn defer(&self, id: Uuid, error: &str, permanent: bool) -> anyhow::Result<bool>;
     /// Waits until new events may be pending, or `timeout` passes.
     async fn wait(&self, timeout: Duration);
-    /// Deletes published events older than `age`.
+    /// Deletes published events older than `age`, and inbox entries older
+    /// than [`INBOX_RETENTION`].
     async fn prune(&self, age: Duration) -> anyhow::Result<u64>;
+    /// What is waiting.
+    async fn backlog(&self) -> anyhow::Result<Backlog>;
+}
+
+/// A parked outbox event, as an operator sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParkedEvent {
+    /// The event id.
+    pub id: Uuid,
+    /// Its routing key.
+    pub routing_key: String,
+    /// How often publishing it was tried.
+    pub attempts: i32,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When it was parked.
+    pub parked_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The PostgreSQL outbox of one service database.
@@ -98,7 +150,8 @@ impl OutboxStore for PgOutbox {
             "UPDATE outbox SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
              WHERE id IN (
                  SELECT id FROM outbox
-                 WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now())
+                 WHERE published_at IS NULL AND parked_at IS NULL
+                   AND (lease_until IS NULL OR lease_until < now())
                  ORDER BY seq
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
@@ -131,6 +184,43 @@ impl OutboxStore for PgOutbox {
         Ok(())
     }
 
+    async fn defer(&self, id: Uuid, error: &str, permanent: bool) -> anyhow::Result<bool> {
+        let attempts: Option<i32> = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let attempts = attempts.unwrap_or(MAX_PUBLISH_ATTEMPTS);
+        let park = permanent || attempts >= MAX_PUBLISH_ATTEMPTS;
+        sqlx::query(
+            "UPDATE outbox SET last_error = $2,
+                 lease_until = now() + make_interval(secs => $3),
+                 parked_at = CASE WHEN $4 THEN now() END
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(publish_retry_delay(attempts).as_secs_f64())
+        .bind(park)
+        .execute(&self.pool)
+        .await?;
+        Ok(park)
+    }
+
+    async fn backlog(&self) -> anyhow::Result<Backlog> {
+        let (pending, parked, oldest): (i64, i64, Option<f64>) = sqlx::query_as(
+            "SELECT count(*), count(parked_at),
+                    EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL))::float8
+             FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Backlog {
+            pending,
+            parked,
+            oldest_pending_secs: oldest.unwrap_or(0.0).max(0.0),
+        })
+    }
+
     async fn wait(&self, timeout: Duration) {
         let mut guard = self.listener.lock().await;
         if guard.is_none() {
@@ -161,6 +251,45 @@ impl OutboxStore for PgOutbox {
         .bind(age.as_secs_f64())
         .execute(&self.pool)
         .await?;
+        let inbox =
+            sqlx::query("DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => $1)")
+                .bind(INBOX_RETENTION.as_secs_f64())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() + inbox.rows_affected())
+    }
+}
+
+impl PgOutbox {
+    /// Parked events, oldest first.
+    pub async fn parked(&self, limit: i64) -> sqlx::Result<Vec<ParkedEvent>> {
+        sqlx::query_as(
+            "SELECT id, routing_key, attempts, last_error, parked_at FROM outbox
+             WHERE parked_at IS NOT NULL AND published_at IS NULL
+             ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Puts parked events (all, or only `only`) back in line, with their
+    /// attempts reset; returns how many.
+    pub async fn unpark(&self, only: Option<Uuid>) -> sqlx::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE outbox SET parked_at = NULL, lease_until = NULL, attempts = 0
+             WHERE parked_at IS NOT NULL AND published_at IS NULL
+               AND ($1::uuid IS NULL OR id = $1)",
+        )
+        .bind(only)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(done.rows_affected())
     }
 }

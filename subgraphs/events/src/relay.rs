@@ -9,7 +9,7 @@ use std::time::Duration;
 use lapin::options::BasicPublishOptions;
 use lapin::Channel;
 use lapin::Confirmation;
-use tokio_util::sync::CancellationToken;
+use platform::workers::WorkerContext;
 
 use crate::amqp;
 use crate::outbox::OutboxStore;
@@ -58,10 +58,13 @@ enum BatchError {
     Store(anyhow::Error),
 }
 
-/// Runs the relay until `shutdown` is cancelled.
-pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, shutdown: CancellationToken) {
+/// Runs the relay until its token is cancelled, reporting to its status
+/// whether it can reach the broker.
+pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, ctx: WorkerContext) {
+    let shutdown = ctx.token.clone();
     let mut attempt = 0u32;
     let mut last_prune = tokio::time::Instant::now();
+    let mut last_backlog = tokio::time::Instant::now() - BACKLOG_EVERY;
     while !shutdown.is_cancelled() {
         let connected = async {
             let conn = amqp::connect(&config.amqp_url, &config.name).await?;
@@ -74,6 +77,7 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, shutdown: Can
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, relay = %config.name, "broker unavailable; retrying");
+                ctx.status.down(format!("broker unreachable: {e}"));
                 tokio::select! {
                     () = tokio::time::sleep(amqp::reconnect_delay(attempt)) => {}
                     () = shutdown.cancelled() => {}
@@ -83,10 +87,15 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, shutdown: Can
             }
         };
         attempt = 0;
+        ctx.status.up();
         tracing::info!(relay = %config.name, "relay connected");
         loop {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if last_backlog.elapsed() >= BACKLOG_EVERY {
+                last_backlog = tokio::time::Instant::now();
+                report_backlog(store.as_ref()).await;
             }
             match publish_batch(store.as_ref(), &channel, &config).await {
                 Ok(n) if n as i64 >= config.batch => continue,
@@ -104,6 +113,7 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, shutdown: Can
                 }
                 Err(BatchError::Broker(e)) => {
                     tracing::warn!(error = %e, relay = %config.name, "broker connection lost; reconnecting");
+                    ctx.status.down(format!("broker connection lost: {e}"));
                     break;
                 }
                 Err(BatchError::Store(e)) => {
@@ -118,6 +128,35 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, shutdown: Can
         let _ = conn.close(200, "relay stopping".into()).await;
     }
     tracing::info!(relay = %config.name, "relay stopped");
+}
+
+/// How often the backlog gauges are refreshed.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Sets `outbox_pending_events`, `outbox_parked_events` and
+/// `outbox_oldest_pending_seconds`.
+async fn report_backlog(store: &dyn OutboxStore) {
+    match store.backlog().await {
+        Ok(backlog) => {
+            metrics::gauge!("outbox_pending_events").set(backlog.pending as f64);
+            metrics::gauge!("outbox_parked_events").set(backlog.parked as f64);
+            metrics::gauge!("outbox_oldest_pending_seconds").set(backlog.oldest_pending_secs);
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot read the outbox backlog"),
+    }
+}
+
+/// Retries later (and parks after the bound) an event the broker would not
+/// take, or at once one that cannot be sent at all.
+async fn defer(store: &dyn OutboxStore, id: uuid::Uuid, error: &str, permanent: bool) {
+    match store.defer(id, error, permanent).await {
+        Ok(true) => {
+            tracing::error!(event = %id, %error, "event parked; replay it with `events-dlq outbox retry`");
+            metrics::counter!("outbox_events_parked_total").increment(1);
+        }
+        Ok(false) => tracing::warn!(event = %id, %error, "event not published; retrying later"),
+        Err(e) => tracing::warn!(event = %id, error = %e, "cannot defer the event"),
+    }
 }
 
 /// Publishes one claimed batch; returns how many were claimed.
@@ -140,9 +179,16 @@ async fn publish_batch(
         let body = match serde_json::to_vec(event) {
             Ok(b) => b,
             Err(e) => {
-                let _ = store
-                    .release(event.id, &format!("cannot serialise: {e}"))
-                    .await;
+                defer(store, event.id, &format!("cannot serialise: {e}"), true).await;
+                continue;
+            }
+        };
+        let (key, properties) = match amqp::short("type", &event.kind)
+            .and_then(|k| Ok((k, amqp::properties(event)?)))
+        {
+            Ok(built) => built,
+            Err(e) => {
+                defer(store, event.id, &format!("cannot be sent: {e}"), true).await;
                 continue;
             }
         };
@@ -153,10 +199,10 @@ async fn publish_batch(
         match channel
             .basic_publish(
                 config.topology.exchange().into(),
-                event.kind.clone().into(),
+                key,
                 options,
                 &body,
-                amqp::properties(event),
+                properties,
             )
             .await
         {
@@ -176,15 +222,10 @@ async fn publish_batch(
         match confirm.await {
             Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => published.push(id),
             Ok(Confirmation::Ack(Some(returned))) => {
-                tracing::error!(event = %id, reply = %returned.reply_text, "event unroutable; kept pending");
-                let _ = store
-                    .release(id, &format!("unroutable: {}", returned.reply_text))
-                    .await;
+                let why = format!("unroutable: {}", returned.reply_text);
+                defer(store, id, &why, false).await;
             }
-            Ok(Confirmation::Nack(_)) => {
-                tracing::warn!(event = %id, "broker refused the event; kept pending");
-                let _ = store.release(id, "nacked by the broker").await;
-            }
+            Ok(Confirmation::Nack(_)) => defer(store, id, "nacked by the broker", false).await,
             Err(e) => {
                 let _ = store.release(id, &e.to_string()).await;
                 broker_error.get_or_insert(e);

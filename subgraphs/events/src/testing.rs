@@ -70,7 +70,7 @@ impl TestBus {
                 raw.kind.clone().into(),
                 BasicPublishOptions::default(),
                 &serde_json::to_vec(raw).expect("json"),
-                crate::amqp::properties(raw),
+                crate::amqp::properties(raw).expect("properties"),
             )
             .await
             .expect("publish")

@@ -2,6 +2,11 @@
 //! queue per consuming service bound to the keys it handles, and a dead-letter
 //! exchange routing failures to `<service>.dlq`.
 //!
+//! Each consuming service also has retry queues, one per delay in
+//! [`RETRY_DELAYS`] (`<service>.retry.<n>s`): a message waits there for the
+//! queue's TTL and is then dead-lettered back to `<service>.events` through the
+//! default exchange, so a delayed redelivery reaches only that service.
+//!
 //! Every service declares the whole topology at start-up (and so does the run
 //! command), whichever consumers it runs: events published while a consumer is
 //! down wait in its queue. Declarations are idempotent.
@@ -16,6 +21,14 @@ use lapin::{Channel, ExchangeKind};
 /// How many times a message may be delivered before the broker dead-letters it
 /// (a consumer that crashes mid-message, again and again).
 pub const DELIVERY_LIMIT: i64 = 5;
+
+/// The delays of the retry queues; a message redelivered for the n-th time
+/// waits the n-th (the last one from then on).
+pub const RETRY_DELAYS: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(30),
+];
 
 /// The consuming services and the routing keys each one handles.
 pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
@@ -80,6 +93,17 @@ impl Topology {
     /// A service's dead-letter queue, `<service>.dlq`.
     pub fn dead_letter_queue(&self, service: &str) -> String {
         format!("{}{service}.dlq", self.prefix)
+    }
+
+    /// The delay of retry tier `tier` (the last one past the end).
+    pub fn retry_delay(tier: usize) -> std::time::Duration {
+        RETRY_DELAYS[tier.min(RETRY_DELAYS.len() - 1)]
+    }
+
+    /// The retry queue of `service` for tier `tier`, `<service>.retry.<n>s`.
+    pub fn retry_queue(&self, service: &str, tier: usize) -> String {
+        let secs = Self::retry_delay(tier).as_secs();
+        format!("{}{service}.retry.{secs}s", self.prefix)
     }
 
     /// The routing keys a service consumes.
@@ -154,6 +178,35 @@ impl Topology {
             channel
                 .queue_declare(queue.clone().into(), durable_queue(), args)
                 .await?;
+            for tier in 0..RETRY_DELAYS.len() {
+                let mut args = quorum_args();
+                let ttl = i64::try_from(Self::retry_delay(tier).as_millis()).unwrap_or(i64::MAX);
+                args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
+                // Back to the service's own queue through the default exchange.
+                args.insert(
+                    "x-dead-letter-exchange".into(),
+                    AMQPValue::LongString("".into()),
+                );
+                args.insert(
+                    "x-dead-letter-routing-key".into(),
+                    AMQPValue::LongString(queue.clone().into()),
+                );
+                args.insert(
+                    "x-dead-letter-strategy".into(),
+                    AMQPValue::LongString("at-least-once".into()),
+                );
+                args.insert(
+                    "x-overflow".into(),
+                    AMQPValue::LongString("reject-publish".into()),
+                );
+                channel
+                    .queue_declare(
+                        self.retry_queue(service, tier).into(),
+                        durable_queue(),
+                        args,
+                    )
+                    .await?;
+            }
             for key in *keys {
                 channel
                     .queue_bind(
@@ -172,7 +225,9 @@ impl Topology {
     /// Deletes everything [`Topology::declare`] made (tests clean up with it).
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         for (service, _) in SUBSCRIPTIONS {
-            for q in [self.queue(service), self.dead_letter_queue(service)] {
+            let retries = (0..RETRY_DELAYS.len()).map(|tier| self.retry_queue(service, tier));
+            let queues = [self.queue(service), self.dead_letter_queue(service)];
+            for q in queues.into_iter().chain(retries) {
                 channel
                     .queue_delete(q.into(), QueueDeleteOptions::default())
                     .await?;

@@ -39,16 +39,16 @@ impl EventWorkers {
     pub fn spawn_relay(&self, workers: &mut Workers, outbox: Arc<dyn OutboxStore>) {
         let name = format!("{}{}-relay", self.prefix, self.service);
         let config = RelayConfig::new(&self.amqp_url, self.topology(), &name);
-        workers.spawn("relay", move |token| {
-            crate::relay::run(outbox, config, token)
+        workers.spawn("relay", move |ctx| {
+            crate::relay::run(outbox.clone(), config.clone(), ctx)
         });
     }
 
     /// Starts the consumer of the service's queue.
     pub fn spawn_consumer(&self, workers: &mut Workers, handler: Arc<dyn Handler>) {
         let config = ConsumerConfig::new(&self.amqp_url, self.topology(), &self.service);
-        workers.spawn("consumer", move |token| {
-            crate::consumer::run(handler, config, token)
+        workers.spawn("consumer", move |ctx| {
+            crate::consumer::run(handler.clone(), config.clone(), ctx)
         });
     }
 }

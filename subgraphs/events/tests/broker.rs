@@ -15,6 +15,7 @@ use events::outbox::{self, OutboxStore, PgOutbox};
 use events::relay::{self, RelayConfig};
 use events::{dlq, Envelope, EventMeta, RawEnvelope, Topology};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
+use platform::workers::WorkerContext;
 use rand::distributions::{Alphanumeric, DistString};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -74,14 +75,26 @@ impl Harness {
         tokio::spawn(relay::run(
             Arc::new(PgOutbox::new(self.pool.clone())),
             config,
-            self.shutdown.clone(),
+            WorkerContext::detached("relay", self.shutdown.clone()),
         ))
     }
 
     fn start_consumer(&self, handler: Arc<dyn Handler>) -> tokio::task::JoinHandle<()> {
         let mut config = ConsumerConfig::new(&amqp_url(), self.topology.clone(), "products");
         config.retry_delay = Duration::from_millis(20);
-        tokio::spawn(consumer::run(handler, config, self.shutdown.clone()))
+        self.start_consumer_with(handler, config)
+    }
+
+    fn start_consumer_with(
+        &self,
+        handler: Arc<dyn Handler>,
+        config: ConsumerConfig,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(consumer::run(
+            handler,
+            config,
+            WorkerContext::detached("consumer", self.shutdown.clone()),
+        ))
     }
 
     async fn place(&self, n: usize) -> Vec<Uuid> {
@@ -288,7 +301,7 @@ async fn an_unroutable_event_stays_pending_instead_of_being_lost() {
                 ..Default::default()
             },
             &serde_json::to_vec(&claimed[0]).unwrap(),
-            events::amqp::properties(&claimed[0]),
+            events::amqp::properties(&claimed[0]).unwrap(),
         )
         .await
         .unwrap()

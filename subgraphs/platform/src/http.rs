@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{Auth, JwtVerifier};
+use crate::workers::WorkerHealth;
 
 /// The header that carries the correlation id across Kong, the router and services.
 pub const CORRELATION_ID: &str = "x-correlation-id";
@@ -48,12 +49,40 @@ async fn graphql<E: Executor>(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
+    let request = request.into_inner();
+    if let Err(rejected) = check_graphql_text(&request) {
+        let error = async_graphql::ServerError::new(rejected.message(), None);
+        let mut error = error;
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", "BAD_USER_INPUT");
+        extensions.set("field", rejected.field.clone());
+        error.extensions = Some(extensions);
+        return async_graphql::Response::from_errors(vec![error]).into();
+    }
     let auth = Auth::from_headers(&headers, &state.verifier);
-    state
-        .executor
-        .execute(request.into_inner().data(auth))
-        .await
-        .into()
+    state.executor.execute(request.data(auth)).await.into()
+}
+
+/// Every text value of a GraphQL request (variables, and string literals in
+/// the document) passes [`crate::input::check_text`] before anything runs.
+/// A document that does not parse is left to the executor's own error.
+fn check_graphql_text(request: &async_graphql::Request) -> Result<(), crate::input::TextRejection> {
+    use crate::input::check_graphql;
+    let variables = async_graphql::Value::Object(
+        request
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
+    check_graphql("variables", &variables)?;
+    if let Some(name) = &request.operation_name {
+        crate::input::check_text("operationName", name)?;
+    }
+    match async_graphql::parser::parse_query(&request.query) {
+        Ok(document) => check_graphql("query", &document),
+        Err(_) => Ok(()),
+    }
 }
 
 async fn graphiql() -> Html<String> {
@@ -72,15 +101,22 @@ pub fn health_router(ready: ReadinessCheck) -> Router {
         )
         .route(
             "/health/ready",
-            get(move || {
+            get(move |workers: Option<axum::Extension<WorkerHealth>>| {
                 let ready = ready.clone();
-                async move { readiness(ready).await }
+                async move { readiness(ready, workers.map(|w| w.0)).await }
             }),
         )
 }
 
-async fn readiness(ready: ReadinessCheck) -> Response {
-    match tokio::time::timeout(Duration::from_secs(3), ready()).await {
+async fn readiness(ready: ReadinessCheck, workers: Option<WorkerHealth>) -> Response {
+    let checked = async {
+        ready().await?;
+        match &workers {
+            Some(workers) => workers.check(),
+            None => Ok(()),
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(3), checked).await {
         Ok(Ok(())) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Ok(Err(why)) => {
             tracing::warn!(%why, "not ready");
@@ -131,6 +167,97 @@ pub fn with_common_layers(router: Router) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(correlation.clone()))
         .layer(SetRequestIdLayer::new(correlation, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(check_request_line))
+        .layer(axum::middleware::from_fn(sanitize_trace_headers))
+}
+
+/// The longest correlation id kept from a caller.
+pub const MAX_CORRELATION_ID: usize = 128;
+
+/// Whether a caller's correlation id is kept: 1 to [`MAX_CORRELATION_ID`]
+/// bytes of letters, digits and `._+/=:-` (what Kong, the router and UUIDs
+/// produce). Anything else is replaced by a fresh id, so no client value of
+/// any length or content reaches logs, events or AMQP properties.
+pub fn is_valid_correlation_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CORRELATION_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+/=:-".contains(&b))
+}
+
+/// Whether `value` is a W3C `traceparent` (version 00 shape, non-zero ids).
+pub fn is_valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4
+        && hex(parts[0], 2)
+        && parts[0] != "ff"
+        && hex(parts[1], 32)
+        && parts[1].bytes().any(|b| b != b'0')
+        && hex(parts[2], 16)
+        && parts[2].bytes().any(|b| b != b'0')
+        && hex(parts[3], 2)
+}
+
+/// Whether the header `name` is there once, as text that passes `check`
+/// (`None`: absent).
+fn header_passes(headers: &HeaderMap, name: &str, check: fn(&str) -> bool) -> Option<bool> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    Some(values.next().is_none() && first.to_str().is_ok_and(check))
+}
+
+/// Replaces an invalid `X-Correlation-ID` with a fresh one and drops an
+/// invalid `traceparent` (and its `tracestate`), before anything reads them.
+async fn sanitize_trace_headers(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers_mut();
+    if header_passes(headers, CORRELATION_ID, is_valid_correlation_id) == Some(false) {
+        headers.remove(CORRELATION_ID);
+        let fresh = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&fresh) {
+            headers.insert(CORRELATION_ID, value);
+        }
+    }
+    if header_passes(headers, "traceparent", is_valid_traceparent) == Some(false) {
+        headers.remove("traceparent");
+        headers.remove("tracestate");
+    }
+    next.run(request).await
+}
+
+/// Refuses a request whose path or query string carries text that
+/// [`crate::input::check_text`] refuses (once decoded): problem+json 400.
+async fn check_request_line(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = request.uri();
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    let mut checked = crate::input::check_text("path", &path);
+    if let (Ok(()), Some(query)) = (&checked, uri.query()) {
+        checked = match serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
+            Ok(pairs) => pairs.iter().try_for_each(|(k, v)| {
+                crate::input::check_text("query", k)?;
+                crate::input::check_text(&format!("query.{k}"), v)
+            }),
+            Err(_) => Err(crate::input::TextRejection {
+                field: "query".into(),
+                reason: "is not a valid query string".into(),
+            }),
+        };
+    }
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(rejected) => rejected.into_error().into_response(),
+    }
 }
 
 /// Runs the rest of the request inside its [`RequestContext`](crate::context::RequestContext).
@@ -195,26 +322,38 @@ where
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let problem = serde_json::json!({
-                    "type": "https://errors.shop.example/bad-user-input",
-                    "title": status.canonical_reason().unwrap_or("Bad Request"),
-                    "status": status.as_u16(),
-                    "detail": rejection.body_text(),
-                    "code": "BAD_USER_INPUT",
-                });
-                Err((
-                    status,
-                    [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
-                    problem.to_string(),
-                )
-                    .into_response())
-            }
+        // Read as JSON, check every text value, then take the shape wanted.
+        let value = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(v)) => v,
+            Err(rejection) => return Err(body_problem(rejection.status(), &rejection.body_text())),
+        };
+        if let Err(rejected) = crate::input::check_json("body", &value) {
+            return Err(rejected.into_error().into_response());
+        }
+        match serde_json::from_value::<T>(value) {
+            Ok(v) => Ok(JsonBody(v)),
+            Err(e) => Err(body_problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )),
         }
     }
+}
+
+fn body_problem(status: StatusCode, detail: &str) -> Response {
+    let problem = serde_json::json!({
+        "type": "https://errors.shop.example/bad-user-input",
+        "title": status.canonical_reason().unwrap_or("Bad Request"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": "BAD_USER_INPUT",
+    });
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+        problem.to_string(),
+    )
+        .into_response()
 }
 
 /// `GET /api/v1/openapi.json`: the service's OpenAPI document.
@@ -264,10 +403,12 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops `workers` (after the HTTP
     /// requests in flight are answered).
     pub async fn run_with_workers(
-        self,
+        mut self,
         workers: crate::workers::Workers,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // `/health/ready` reports the workers too.
+        self.router = self.router.layer(axum::Extension(workers.health()));
         let served = self.run(shutdown).await;
         workers.stop(std::time::Duration::from_secs(10)).await;
         served

@@ -1,6 +1,157 @@
-//! Small parsers for free-text input shared by the services' domain types.
+//! Small parsers for free-text input shared by the services' domain types, and
+//! the check every text value of a request passes at the edge (GraphQL
+//! arguments and variables, REST bodies, paths and query strings): no control
+//! characters (NUL and the rest of C0 but tab, line feed and carriage return;
+//! DEL; C1) and at most [`MAX_TEXT_CHARS`] characters. Stores never see such
+//! text, so PostgreSQL's refusal of `0x00` can never become a server error.
 
 use crate::{Error, Result};
+
+/// The longest text value a request may carry anywhere (a field's own rule
+/// may be stricter).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// Why a text value was refused at the edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRejection {
+    /// Where the value is, e.g. `variables.input.email` or `body.name`.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl TextRejection {
+    /// The message a client can show.
+    pub fn message(&self) -> String {
+        format!("{} {}", self.field, self.reason)
+    }
+
+    /// As the shared error: `BAD_USER_INPUT` naming the field.
+    pub fn into_error(self) -> Error {
+        Error::invalid(self.message())
+    }
+}
+
+/// Checks one text value found at `field`.
+pub fn check_text(field: &str, value: &str) -> std::result::Result<(), TextRejection> {
+    if let Some(c) = value.chars().find(|c| is_forbidden(*c)) {
+        return Err(TextRejection {
+            field: field.to_string(),
+            reason: format!("contains a control character (U+{:04X})", u32::from(c)),
+        });
+    }
+    if value.chars().count() > MAX_TEXT_CHARS {
+        return Err(TextRejection {
+            field: field.to_string(),
+            reason: format!("is longer than {MAX_TEXT_CHARS} characters"),
+        });
+    }
+    Ok(())
+}
+
+fn is_forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Checks every string (values and object keys) of a JSON document.
+pub fn check_json(
+    field: &str,
+    value: &serde_json::Value,
+) -> std::result::Result<(), TextRejection> {
+    match value {
+        serde_json::Value::String(s) => check_text(field, s),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_json(&format!("{field}[{i}]"), v)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let at = format!("{field}.{k}");
+            check_text(&at, k)?;
+            check_json(&at, v)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks every string of a GraphQL value (variables, or argument literals).
+pub fn check_graphql<V: GraphqlText>(
+    field: &str,
+    value: &V,
+) -> std::result::Result<(), TextRejection> {
+    value.check_at(field)
+}
+
+/// GraphQL values whose strings [`check_graphql`] walks.
+pub trait GraphqlText {
+    /// Checks this value, found at `field`.
+    fn check_at(&self, field: &str) -> std::result::Result<(), TextRejection>;
+}
+
+impl GraphqlText for async_graphql::Value {
+    fn check_at(&self, field: &str) -> std::result::Result<(), TextRejection> {
+        use async_graphql::Value as V;
+        match self {
+            V::String(s) => check_text(field, s),
+            V::Enum(name) => check_text(field, name.as_str()),
+            V::List(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| v.check_at(&format!("{field}[{i}]"))),
+            V::Object(map) => map.iter().try_for_each(|(k, v)| {
+                let at = format!("{field}.{}", k.as_str());
+                check_text(&at, k.as_str())?;
+                v.check_at(&at)
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl GraphqlText for async_graphql::parser::types::ExecutableDocument {
+    fn check_at(&self, field: &str) -> std::result::Result<(), TextRejection> {
+        use async_graphql::parser::types::{Selection, SelectionSet};
+        fn walk(set: &SelectionSet, at: &str) -> std::result::Result<(), TextRejection> {
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(f) => {
+                        let name = f.node.name.node.as_str();
+                        for (arg, value) in &f.node.arguments {
+                            let at = format!("{at}.{name}({})", arg.node.as_str());
+                            // Variables inside literals are checked with the variables.
+                            let Ok(literal) = value.node.clone().into_const_with(|_| {
+                                Ok::<_, std::convert::Infallible>(async_graphql::Value::Null)
+                            });
+                            literal.check_at(&at)?;
+                        }
+                        walk(&f.node.selection_set.node, &format!("{at}.{name}"))?;
+                    }
+                    Selection::FragmentSpread(_) => {}
+                    Selection::InlineFragment(inline) => {
+                        walk(&inline.node.selection_set.node, at)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        for (_, operation) in self.operations.iter() {
+            walk(&operation.node.selection_set.node, field)?;
+            for variable in &operation.node.variable_definitions {
+                if let Some(default) = &variable.node.default_value {
+                    default
+                        .node
+                        .check_at(&format!("{field}.${}", variable.node.name.node.as_str()))?;
+                }
+            }
+        }
+        for (name, fragment) in &self.fragments {
+            walk(
+                &fragment.node.selection_set.node,
+                &format!("{field}.{}", name.as_str()),
+            )?;
+        }
+        Ok(())
+    }
+}
 
 /// `value` trimmed, if it has 1 to `max` characters; `BAD_USER_INPUT` naming
 /// `field` otherwise.
@@ -46,6 +197,35 @@ mod tests {
         assert!(bounded_text("city", "   ", 10).is_err());
         assert!(bounded_text("city", "Llanfairpwllgwyngyll", 10).is_err());
         assert_eq!(optional_text("line2", Some(" "), 10).ok(), Some(None));
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_line_breaks_and_tabs_are_text() {
+        assert!(check_text("name", "Ada\tLovelace\r\n").is_ok());
+        let nul = check_text("email", "a\u{0}b").expect_err("NUL");
+        assert_eq!(nul.message(), "email contains a control character (U+0000)");
+        assert!(check_text("x", "\u{7f}").is_err());
+        assert!(check_text("x", "\u{85}").is_err());
+        assert!(check_text("x", &"a".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert!(check_text("x", "émoji 🎉").is_ok());
+    }
+
+    #[test]
+    fn json_and_graphql_values_are_walked_with_their_paths() {
+        let body = serde_json::json!({"items": [{"name": "ok"}, {"name": "bad\u{1}"}]});
+        let err = check_json("body", &body).expect_err("control");
+        assert_eq!(err.field, "body.items[1].name");
+        let vars =
+            async_graphql::Value::from_json(serde_json::json!({"input": {"email": "a\u{0}"}}))
+                .expect("value");
+        let err = check_graphql("variables", &vars).expect_err("NUL");
+        assert_eq!(err.field, "variables.input.email");
+        let doc = async_graphql::parser::parse_query(
+            r#"mutation { login(email: "a\u0000b", password: "x") { accessToken } }"#,
+        )
+        .expect("parses");
+        let err = check_graphql("query", &doc).expect_err("NUL literal");
+        assert_eq!(err.field, "query.login(email)");
     }
 
     #[test]

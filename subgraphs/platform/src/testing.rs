@@ -188,3 +188,79 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for QueryCounter {
         }
     }
 }
+
+/// A TCP proxy a test controls, to cut one service's way to a dependency
+/// (its database, the broker) without touching anything else that runs in
+/// parallel: while cut, open connections are dropped and new ones are closed
+/// at once (like a server that is down).
+pub struct TcpProxy {
+    port: u16,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    /// Starts a proxy on a free local port forwarding to `upstream` (`host:port`).
+    pub async fn start(upstream: &str) -> std::io::Result<TcpProxy> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let cut = std::sync::Arc::new(cut);
+        let upstream = upstream.to_string();
+        let state = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *state.borrow() {
+                    drop(client);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let mut cut = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Ok(TcpProxy { port, cut, task })
+    }
+
+    /// The local port to connect to instead of the upstream.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Drops every connection and refuses new ones until [`TcpProxy::restore`].
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut.send_replace(true);
+        self.task.abort();
+    }
+}
+
+/// `url` (a `postgres://` or `amqp://` URL on 127.0.0.1) with its port
+/// replaced by `port`, e.g. to go through a [`TcpProxy`].
+pub fn with_port(url: &str, port: u16) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_port(Some(port));
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}

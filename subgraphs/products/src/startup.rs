@@ -132,8 +132,8 @@ fn start_event_workers(config: &Config, ledger: Arc<dyn StockLedger>) -> Workers
         Arc::new(StockHandler::new(ledger.clone(), ttl)),
     );
     let every = Duration::from_millis(config.reservation_sweep_ms);
-    workers.spawn("reservation-expiry", move |token| {
-        release_expired_reservations(ledger, every, token)
+    workers.spawn("reservation-expiry", move |ctx| {
+        release_expired_reservations(ledger.clone(), every, ctx.token)
     });
     workers
 }

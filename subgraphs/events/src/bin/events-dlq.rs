@@ -4,6 +4,9 @@
 //! events-dlq list <service> [limit]      show up to `limit` (default 20) messages
 //! events-dlq replay <service> [event-id] republish all (or one) to the events exchange
 //! events-dlq declare                      declare the exchanges and queues (idempotent)
+//! events-dlq outbox list <database-url>   show the parked events of a service's outbox
+//! events-dlq outbox retry <database-url> [event-id]
+//!                                         put parked events (all, or one) back in line
 //! events-dlq delete-prefixed <prefix>     delete the queues and exchanges named on
 //!                                         standard input that start with <prefix>
 //!                                         (test topologies; never an unprefixed name)
@@ -18,8 +21,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = std::env::var("AMQP_URL").unwrap_or_else(|_| platform::config::default_amqp_url());
     let topology = Topology::with_prefix(std::env::var("EVENTS_PREFIX").unwrap_or_default());
-    let usage = "usage: events-dlq list <service> [limit] | replay <service> [event-id] | declare | delete-prefixed <prefix>";
+    let usage = "usage: events-dlq list <service> [limit] | replay <service> [event-id] | declare | delete-prefixed <prefix> | outbox list|retry <database-url> [event-id]";
     match args.first().map(String::as_str) {
+        Some("outbox") => return outbox(&args[1..], usage).await,
         Some("declare") => {
             let conn = events::amqp::connect(&url, "events-declare").await?;
             topology.declare(&conn.create_channel().await?).await?;
@@ -100,5 +104,40 @@ async fn main() -> anyhow::Result<()> {
         _ => anyhow::bail!(usage),
     }
     let _ = conn.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// `outbox list|retry <database-url> [event-id]`: parked outbox events.
+async fn outbox(args: &[String], usage: &str) -> anyhow::Result<()> {
+    let (Some(command), Some(url)) = (args.first(), args.get(1)) else {
+        anyhow::bail!("{usage}");
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    let outbox = events::outbox::PgOutbox::new(pool);
+    match command.as_str() {
+        "list" => {
+            let parked = outbox.parked(1000).await?;
+            for e in &parked {
+                println!(
+                    "{}  {}  {} attempts, parked at {}: {}",
+                    e.id,
+                    e.routing_key,
+                    e.attempts,
+                    e.parked_at,
+                    e.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            println!("{} parked event(s)", parked.len());
+        }
+        "retry" => {
+            let only = args.get(2).map(|s| s.parse()).transpose()?;
+            let n = outbox.unpark(only).await?;
+            println!("{n} event(s) back in line");
+        }
+        _ => anyhow::bail!("{usage}"),
+    }
     Ok(())
 }

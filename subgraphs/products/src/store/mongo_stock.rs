@@ -1145,6 +1145,7 @@ fn stored_envelope(d: &Document) -> anyhow::Result<RawEnvelope> {
 /// polling when change streams are not available.
 pub struct MongoOutbox {
     outbox: Collection<Document>,
+    inbox: Collection<Document>,
     inserts: Mutex<Inserts>,
 }
 
@@ -1161,6 +1162,7 @@ impl MongoOutbox {
     pub fn new(database: &Database) -> Self {
         MongoOutbox {
             outbox: database.collection(OUTBOX),
+            inbox: database.collection(INBOX),
             inserts: Mutex::new(Inserts::default()),
         }
     }
@@ -1178,6 +1180,7 @@ impl OutboxStore for MongoOutbox {
                 .find_one_and_update(
                     doc! {
                         "published_at": Bson::Null,
+                        "parked_at": Bson::Null,
                         "$or": [
                             { "lease_until": Bson::Null },
                             { "lease_until": { "$lt": bson_date(now) } },
@@ -1279,7 +1282,67 @@ impl OutboxStore for MongoOutbox {
             .outbox
             .delete_many(doc! { "published_at": { "$lt": bson_date(cutoff) } })
             .await?;
-        Ok(done.deleted_count)
+        let inbox_cutoff =
+            Utc::now() - chrono::Duration::from_std(events::outbox::INBOX_RETENTION)?;
+        let inbox = self
+            .inbox
+            .delete_many(doc! { "processed_at": { "$lt": bson_date(inbox_cutoff) } })
+            .await?;
+        Ok(done.deleted_count + inbox.deleted_count)
+    }
+
+    async fn defer(&self, id: Uuid, error: &str, permanent: bool) -> anyhow::Result<bool> {
+        let current = self.outbox.find_one(doc! { "_id": id.to_string() }).await?;
+        let attempts = current
+            .and_then(|d| d.get_i32("attempts").ok())
+            .unwrap_or(events::outbox::MAX_PUBLISH_ATTEMPTS);
+        let park = permanent || attempts >= events::outbox::MAX_PUBLISH_ATTEMPTS;
+        let delay = chrono::Duration::from_std(events::outbox::publish_retry_delay(attempts))?;
+        let now = Utc::now();
+        let parked_at = if park {
+            Bson::from(bson_date(now))
+        } else {
+            Bson::Null
+        };
+        self.outbox
+            .update_one(
+                doc! { "_id": id.to_string() },
+                doc! { "$set": {
+                    "last_error": error,
+                    "lease_until": bson_date(now + delay),
+                    "parked_at": parked_at,
+                } },
+            )
+            .await?;
+        Ok(park)
+    }
+
+    async fn backlog(&self) -> anyhow::Result<events::outbox::Backlog> {
+        let pending = self
+            .outbox
+            .count_documents(doc! { "published_at": Bson::Null })
+            .await?;
+        let parked = self
+            .outbox
+            .count_documents(
+                doc! { "published_at": Bson::Null, "parked_at": { "$ne": Bson::Null } },
+            )
+            .await?;
+        let oldest = self
+            .outbox
+            .find_one(doc! { "published_at": Bson::Null, "parked_at": Bson::Null })
+            .sort(doc! { "created_at": 1 })
+            .await?
+            .and_then(|d| d.get_datetime("created_at").ok().copied());
+        let oldest_pending_secs = oldest
+            .map(|t| (Utc::now().timestamp_millis() - t.timestamp_millis()) as f64 / 1000.0)
+            .unwrap_or(0.0)
+            .max(0.0);
+        Ok(events::outbox::Backlog {
+            pending: i64::try_from(pending).unwrap_or(i64::MAX),
+            parked: i64::try_from(parked).unwrap_or(i64::MAX),
+            oldest_pending_secs,
+        })
     }
 }
 
