@@ -27,6 +27,7 @@ fn amqp_url() -> String {
 
 struct Harness {
     pool: PgPool,
+    url: String,
     topology: Topology,
     prefix: String,
     shutdown: CancellationToken,
@@ -57,6 +58,7 @@ impl Harness {
         topology.declare(&channel).await.expect("declare");
         Harness {
             pool,
+            url,
             topology,
             prefix,
             shutdown: CancellationToken::new(),
@@ -429,5 +431,345 @@ async fn relay_and_consumer_survive_the_broker_closing_their_connections() {
         applied.iter().map(|(id, _)| *id).collect::<HashSet<_>>(),
         ids.into_iter().collect()
     );
+    h.finish().await;
+}
+
+/// Writes `raw` into the outbox as it is (as an older version, or another
+/// writer, may have stored it), bypassing `Envelope::new`'s checks.
+async fn insert_raw(pool: &PgPool, raw: &RawEnvelope) {
+    sqlx::query("INSERT INTO outbox (id, routing_key, envelope) VALUES ($1, $2, $3)")
+        .bind(raw.id)
+        .bind(&raw.kind)
+        .bind(serde_json::to_value(raw).unwrap())
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+fn raw_order_placed() -> RawEnvelope {
+    Envelope::new("orders", order_placed(), EventMeta::default())
+        .into_raw()
+        .unwrap()
+}
+
+async fn dead_letters(h: &Harness, service: &str) -> Vec<dlq::DeadLetter> {
+    dlq::list(&h.conn, &h.topology, service, 100).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_oversized_correlation_id_in_the_outbox_does_not_stop_the_relay() {
+    let h = Harness::new().await;
+    let mut poisoned = raw_order_placed();
+    poisoned.correlation_id = Some("a".repeat(300));
+    poisoned.traceparent = Some("x".repeat(300));
+    insert_raw(&h.pool, &poisoned).await;
+    let mut ids = h.place(5).await;
+    ids.push(poisoned.id);
+    h.start_relay("relay");
+    let got = h.drain(6).await;
+    assert_eq!(
+        got.iter().map(|e| e.id).collect::<HashSet<_>>(),
+        ids.into_iter().collect(),
+        "every event is published, the odd one without its correlation id"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(PgOutbox::new(h.pool.clone()).pending().await.unwrap(), 0);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_sent_is_parked_and_the_rest_flow_past_it() {
+    let h = Harness::new().await;
+    let mut unsendable = raw_order_placed();
+    unsendable.kind = "order.".repeat(60);
+    insert_raw(&h.pool, &unsendable).await;
+    let ids = h.place(3).await;
+    h.start_relay("relay");
+    let got = h.drain(3).await;
+    assert_eq!(
+        got.iter().map(|e| e.id).collect::<HashSet<_>>(),
+        ids.into_iter().collect()
+    );
+    let store = PgOutbox::new(h.pool.clone());
+    let mut parked = Vec::new();
+    for _ in 0..50 {
+        parked = store.parked(10).await.unwrap();
+        if !parked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parked.len(), 1, "parked: {parked:?}");
+    assert_eq!(parked[0].id, unsendable.id);
+    assert!(
+        parked[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("longer than 255 bytes")),
+        "{parked:?}"
+    );
+    let backlog = store.backlog().await.unwrap();
+    assert_eq!((backlog.pending, backlog.parked), (1, 1));
+    assert_eq!(
+        backlog.oldest_pending_secs, 0.0,
+        "parked rows are not waiting"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn publishing_failures_back_off_and_park_after_the_bound_until_retried() {
+    let h = Harness::new().await;
+    let store = PgOutbox::new(h.pool.clone());
+    let id = h.place(1).await[0];
+    let lease = Duration::from_secs(30);
+    assert_eq!(store.claim(10, lease).await.unwrap().len(), 1);
+    assert!(!store
+        .defer(id, "nacked by the broker", false)
+        .await
+        .unwrap());
+    assert!(
+        store.claim(10, lease).await.unwrap().is_empty(),
+        "not again before its backoff"
+    );
+    // The last allowed attempt fails too.
+    sqlx::query("UPDATE outbox SET attempts = $1 - 1, lease_until = NULL")
+        .bind(outbox::MAX_PUBLISH_ATTEMPTS)
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(store.claim(10, lease).await.unwrap().len(), 1);
+    assert!(store
+        .defer(id, "nacked by the broker", false)
+        .await
+        .unwrap());
+    sqlx::query("UPDATE outbox SET lease_until = NULL")
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    assert!(
+        store.claim(10, lease).await.unwrap().is_empty(),
+        "parked rows are never claimed"
+    );
+    assert_eq!(store.parked(10).await.unwrap().len(), 1);
+    assert_eq!(store.unpark(None).await.unwrap(), 1);
+    let again = store.claim(10, lease).await.unwrap();
+    assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(outbox::publish_retry_delay(1), Duration::from_secs(1));
+    assert_eq!(outbox::publish_retry_delay(30), Duration::from_secs(300));
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_transient_failure_outlasting_the_quick_retries_is_redelivered_later() {
+    let h = Harness::new().await;
+    let handler = RecordingHandler::new(h.pool.clone());
+    // Three quick attempts fail, the delayed redelivery fails twice more, then works.
+    handler.transient_failures_left.store(5, Ordering::SeqCst);
+    h.start_consumer(handler.clone());
+    h.start_relay("relay");
+    let ids = h.place(1).await;
+    let applied = h.wait_applied(1).await;
+    assert_eq!(applied, vec![(ids[0], 1)]);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 6);
+    assert!(dead_letters(&h, "products").await.is_empty());
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_transient_failure_that_never_ends_is_dead_lettered_when_the_budget_is_spent() {
+    let h = Harness::new().await;
+    let handler = RecordingHandler::new(h.pool.clone());
+    handler
+        .transient_failures_left
+        .store(usize::MAX, Ordering::SeqCst);
+    let mut config = ConsumerConfig::new(&amqp_url(), h.topology.clone(), "products");
+    config.retry_delay = Duration::from_millis(20);
+    config.max_redeliveries = 2;
+    h.start_consumer_with(handler.clone(), config);
+    h.start_relay("relay");
+    let ids = h.place(1).await;
+    let mut letters = Vec::new();
+    for _ in 0..150 {
+        letters = dead_letters(&h, "products").await;
+        if !letters.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event.as_ref().map(|e| e.id), Some(ids[0]));
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        9,
+        "3 quick attempts, then twice 3 after 1 s and 5 s"
+    );
+    h.finish().await;
+}
+
+/// Applies events through a pool that reaches PostgreSQL through a proxy.
+struct ProxiedHandler {
+    pool: PgPool,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Handler for ProxiedHandler {
+    async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let Some(mut tx) = begin_once(&self.pool, "products", event).await? else {
+            return Ok(());
+        };
+        sqlx::query("INSERT INTO applied (event_id, n) VALUES ($1, 1)")
+            .bind(event.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn while_the_database_is_unreachable_events_wait_and_none_is_dead_lettered() {
+    let h = Harness::new().await;
+    let proxy = platform::testing::TcpProxy::start("127.0.0.1:5432")
+        .await
+        .unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect(&platform::testing::with_port(&h.url, proxy.port()))
+        .await
+        .unwrap();
+    let handler = Arc::new(ProxiedHandler {
+        pool,
+        calls: AtomicUsize::new(0),
+    });
+    h.start_consumer(handler.clone());
+    h.start_relay("relay");
+    proxy.cut();
+    let ids = h.place(10).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(h.applied().await.is_empty());
+    assert!(
+        dead_letters(&h, "products").await.is_empty(),
+        "nothing is dead-lettered while the database is down"
+    );
+    let calls_while_down = handler.calls.load(Ordering::SeqCst);
+    assert!(
+        calls_while_down <= 10 * 4,
+        "consumption paused, not spinning: {calls_while_down} calls"
+    );
+    proxy.restore();
+    let mut applied = Vec::new();
+    for _ in 0..300 {
+        applied = h.applied().await;
+        if applied.len() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        applied.iter().map(|(id, _)| *id).collect::<HashSet<_>>(),
+        ids.into_iter().collect()
+    );
+    assert!(dead_letters(&h, "products").await.is_empty());
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_replayed_dead_letter_goes_only_to_the_queue_that_dead_lettered_it() {
+    let h = Harness::new().await;
+    // order.cancelled goes to products and payments.
+    let cancelled: RawEnvelope = serde_json::from_value(serde_json::json!({
+        "id": Uuid::now_v7(), "type": "order.cancelled", "version": 1,
+        "occurred_at": "2026-11-26T10:00:00Z", "source": "orders",
+        "payload": {"order_id": Uuid::now_v7(), "refund": false, "restock": false},
+    }))
+    .unwrap();
+    h.publish_raw(&serde_json::to_vec(&cancelled).unwrap(), "order.cancelled")
+        .await;
+    let channel = h.conn.create_channel().await.unwrap();
+    let get = |service: &'static str| {
+        let channel = channel.clone();
+        let queue = h.topology.queue(service);
+        async move {
+            for _ in 0..50 {
+                if let Some(m) = channel
+                    .basic_get(queue.clone().into(), BasicGetOptions::default())
+                    .await
+                    .unwrap()
+                {
+                    return Some(m);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        }
+    };
+    // Products fails it for good; payments handles its copy.
+    let products_copy = get("products").await.expect("products got it");
+    products_copy
+        .delivery
+        .reject(lapin::options::BasicRejectOptions { requeue: false })
+        .await
+        .unwrap();
+    let payments_copy = get("payments").await.expect("payments got it");
+    payments_copy
+        .delivery
+        .ack(BasicAckOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if !dead_letters(&h, "products").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let replayed = dlq::replay(&h.conn, &h.topology, "products", None)
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1);
+    let again = get("products").await.expect("products gets it again");
+    let event: RawEnvelope = serde_json::from_slice(&again.delivery.data).unwrap();
+    assert_eq!(event.id, cancelled.id);
+    let channel2 = h.conn.create_channel().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_payments = channel2
+        .basic_get(
+            h.topology.queue("payments").into(),
+            BasicGetOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(at_payments.is_none(), "payments does not get it twice");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn the_inbox_forgets_applied_events_after_its_retention() {
+    let h = Harness::new().await;
+    let (old, recent) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, age_days) in [(old, 8), (recent, 1)] {
+        sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, event_type, processed_at)
+             VALUES ('products', $1, 'order.placed', now() - make_interval(days => $2))",
+        )
+        .bind(id)
+        .bind(age_days)
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    }
+    PgOutbox::new(h.pool.clone())
+        .prune(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let left: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM inbox")
+        .fetch_all(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![recent]);
+    assert!(outbox::INBOX_RETENTION > Duration::from_secs(3600));
     h.finish().await;
 }
