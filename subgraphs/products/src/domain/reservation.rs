@@ -18,11 +18,14 @@ pub enum ReservationStatus {
     Held,
     /// The order was paid: the stock is sold.
     Committed,
-    /// The reservation lapsed or the order was cancelled before payment.
+    /// The reservation lapsed (or nothing could be reserved): a late payment
+    /// may still buy the lines from what is available.
     Released,
-    /// The order was cancelled after payment: the stock came back.
+    /// The order was cancelled after its stock was sold: the stock came back.
     Restocked,
-    /// The order was cancelled before anything was reserved.
+    /// The order was cancelled: nothing is held, and nothing is ever sold for
+    /// it, whatever arrives later (a payment handled after the cancellation
+    /// is refunded by the other services, not sold here).
     Cancelled,
 }
 
@@ -51,7 +54,11 @@ impl ReservationStatus {
     }
 }
 
-/// What to do with a reservation when its order is cancelled.
+/// What to do with a reservation when its order is cancelled. Every action
+/// but `Restock` and `Nothing` leaves the reservation
+/// [`ReservationStatus::Cancelled`], so a payment handled after the
+/// cancellation never sells stock (events of one order may arrive in any
+/// order: `order.cancelled` can overtake `order.paid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelAction {
     /// Give the held units back to the available stock.
@@ -60,7 +67,10 @@ pub enum CancelAction {
     Restock,
     /// Nothing was reserved yet: remember the cancellation.
     Tombstone,
-    /// Already released, restocked or cancelled: nothing to do.
+    /// The hold had lapsed: nothing to give back, but a late payment must not
+    /// sell the lines any more.
+    Close,
+    /// Already restocked or cancelled: nothing to do.
     Nothing,
 }
 
@@ -69,12 +79,38 @@ pub enum CancelAction {
 pub fn on_cancel(status: Option<ReservationStatus>, restock: bool) -> CancelAction {
     match status {
         None => CancelAction::Tombstone,
+        // Held: whether or not the order was paid, the units were never sold.
         Some(ReservationStatus::Held) => CancelAction::Release,
+        Some(ReservationStatus::Released) => CancelAction::Close,
         Some(ReservationStatus::Committed) if restock => CancelAction::Restock,
         // Committed but the order says nothing was sold: the sale stands until a
         // cancellation that restocks arrives.
         Some(ReservationStatus::Committed) => CancelAction::Nothing,
-        Some(_) => CancelAction::Nothing,
+        Some(ReservationStatus::Restocked | ReservationStatus::Cancelled) => CancelAction::Nothing,
+    }
+}
+
+/// What an `order.paid` does, given the reservation's status and whether it
+/// has lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayAction {
+    /// Sell the held units.
+    SellHeld,
+    /// The hold lapsed: sell from what is available, or reject.
+    SellAvailable,
+    /// `order.placed` has not been handled here yet: try again later.
+    NotYetReserved,
+    /// Sold already, cancelled, or nothing was ever reserved: nothing to do.
+    Nothing,
+}
+
+/// The action an `order.paid` calls for.
+pub fn on_paid(status: Option<ReservationStatus>, has_lines: bool) -> PayAction {
+    match status {
+        None => PayAction::NotYetReserved,
+        Some(ReservationStatus::Held) => PayAction::SellHeld,
+        Some(ReservationStatus::Released) if has_lines => PayAction::SellAvailable,
+        Some(_) => PayAction::Nothing,
     }
 }
 
@@ -167,8 +203,86 @@ mod tests {
         );
         assert_eq!(
             on_cancel(Some(ReservationStatus::Released), true),
-            CancelAction::Nothing
+            CancelAction::Close
         );
         assert_eq!(on_cancel(None, false), CancelAction::Tombstone);
+    }
+
+    /// Every pair of `order.placed`, `order.paid` and `order.cancelled`, in
+    /// both orders, ends with the stock a customer would expect: sold only if
+    /// paid and not cancelled, and nothing held once cancelled.
+    #[test]
+    fn every_order_of_the_saga_events_leaves_the_right_stock() {
+        #[derive(Debug, Clone, Copy)]
+        enum E {
+            Placed,
+            Paid,
+            Cancelled,
+        }
+        // (status, held units, sold units) of a one-unit order after `events`.
+        fn run(events: &[E]) -> (Option<ReservationStatus>, i32, i32) {
+            let (mut status, mut held, mut sold) = (None, 0, 0);
+            let mut pending: Vec<E> = events.to_vec();
+            // An event that must wait (paid before placed) is retried after the rest.
+            let mut guard = 0;
+            while let Some(e) = (!pending.is_empty()).then(|| pending.remove(0)) {
+                guard += 1;
+                assert!(guard < 10, "never settles: {events:?}");
+                match e {
+                    E::Placed => {
+                        if status.is_none() {
+                            status = Some(ReservationStatus::Held);
+                            held = 1;
+                        }
+                    }
+                    E::Paid => match on_paid(status, true) {
+                        PayAction::SellHeld => {
+                            (held, sold) = (0, 1);
+                            status = Some(ReservationStatus::Committed);
+                        }
+                        PayAction::SellAvailable => {
+                            sold = 1;
+                            status = Some(ReservationStatus::Committed);
+                        }
+                        PayAction::NotYetReserved => pending.push(e),
+                        PayAction::Nothing => {}
+                    },
+                    E::Cancelled => match on_cancel(status, true) {
+                        CancelAction::Release => {
+                            held = 0;
+                            status = Some(ReservationStatus::Cancelled);
+                        }
+                        CancelAction::Restock => {
+                            sold = 0;
+                            status = Some(ReservationStatus::Restocked);
+                        }
+                        CancelAction::Tombstone | CancelAction::Close => {
+                            status = Some(ReservationStatus::Cancelled);
+                        }
+                        CancelAction::Nothing => {}
+                    },
+                }
+            }
+            (status, held, sold)
+        }
+        use E::*;
+        // Paid and cancelled, in any order: nothing sold, nothing held.
+        for events in [
+            [Placed, Paid, Cancelled],
+            [Placed, Cancelled, Paid],
+            [Cancelled, Placed, Paid],
+            [Paid, Placed, Cancelled],
+            [Cancelled, Paid, Placed],
+            [Paid, Cancelled, Placed],
+        ] {
+            let (_, held, sold) = run(&events);
+            assert_eq!((held, sold), (0, 0), "{events:?}");
+        }
+        // Placed and paid in either order: sold.
+        assert_eq!(run(&[Placed, Paid]).2, 1);
+        assert_eq!(run(&[Paid, Placed]).2, 1);
+        // Placed and cancelled in either order: nothing held.
+        assert_eq!(run(&[Placed, Cancelled]).1, 0);
+        assert_eq!(run(&[Cancelled, Placed]).1, 0);
     }
 }

@@ -62,7 +62,9 @@ use uuid::Uuid;
 
 use super::mongo::MongoCatalogStore;
 use super::{Applied, StockLedger};
-use crate::domain::reservation::{merge_lines, on_cancel, CancelAction, ReservationStatus};
+use crate::domain::reservation::{
+    merge_lines, on_cancel, on_paid, CancelAction, PayAction, ReservationStatus,
+};
 
 /// The service name in event envelopes and the inbox.
 const SERVICE: &str = "products";
@@ -719,14 +721,20 @@ struct Commit<'e> {
 impl Work for Commit<'_> {
     async fn apply(&self, tx: &mut Tx<'_>, pass: Pass) -> Result<Step, HandlerError> {
         let order_id = self.event.payload.order_id;
-        let Some(reservation) = tx.reservation(order_id).await? else {
-            return Err(HandlerError::Permanent(anyhow::anyhow!(
-                "order {order_id} paid but never reserved here"
-            )));
-        };
-        let lines = &reservation.lines;
-        match reservation.status {
-            ReservationStatus::Held => {
+        let reservation = tx.reservation(order_id).await?;
+        let action = on_paid(
+            reservation.as_ref().map(|r| r.status),
+            reservation.as_ref().is_some_and(|r| !r.lines.is_empty()),
+        );
+        let lines = &reservation.map(|r| r.lines).unwrap_or_default();
+        match action {
+            PayAction::NotYetReserved => {
+                // order.placed is still on its way: not recorded, tried again later.
+                return Err(HandlerError::Transient(anyhow::anyhow!(
+                    "order {order_id} paid but not reserved here yet"
+                )));
+            }
+            PayAction::SellHeld => {
                 for line in lines {
                     tx.sell_held(line).await?;
                 }
@@ -738,7 +746,7 @@ impl Work for Commit<'_> {
                 .await?;
             }
             // Paid after the reservation lapsed: sell from what is available.
-            ReservationStatus::Released if !lines.is_empty() => match pass {
+            PayAction::SellAvailable => match pass {
                 Pass::Attempt => {
                     for line in lines {
                         if !tx.sell_available(line).await? {
@@ -771,7 +779,7 @@ impl Work for Commit<'_> {
                     .await?;
                 }
             },
-            _ => {}
+            PayAction::Nothing => {}
         }
         Ok(Step::Commit)
     }
@@ -792,7 +800,7 @@ impl Work for Cancel<'_> {
         match (on_cancel(status, self.event.payload.restock), status) {
             (CancelAction::Release, Some(from)) => {
                 tx.release(&lines).await?;
-                tx.set_status(order_id, from, ReservationStatus::Released)
+                tx.set_status(order_id, from, ReservationStatus::Cancelled)
                     .await?;
                 tx.enqueue(
                     StockReleased {
@@ -813,8 +821,13 @@ impl Work for Cancel<'_> {
                 tx.insert_reservation(order_id, ReservationStatus::Cancelled, &[], now)
                     .await?;
             }
-            // Release and restock always come with a status.
-            (CancelAction::Release | CancelAction::Restock, None) | (CancelAction::Nothing, _) => {}
+            (CancelAction::Close, Some(from)) => {
+                tx.set_status(order_id, from, ReservationStatus::Cancelled)
+                    .await?;
+            }
+            // Release, restock and close always come with a status.
+            (CancelAction::Release | CancelAction::Restock | CancelAction::Close, None)
+            | (CancelAction::Nothing, _) => {}
         }
         Ok(Step::Commit)
     }

@@ -20,7 +20,9 @@ use uuid::Uuid;
 
 use super::postgres::PgCatalogStore;
 use super::{Applied, StockLedger};
-use crate::domain::reservation::{merge_lines, on_cancel, CancelAction, ReservationStatus};
+use crate::domain::reservation::{
+    merge_lines, on_cancel, on_paid, CancelAction, PayAction, ReservationStatus,
+};
 
 /// The service name in event envelopes and the inbox.
 const SERVICE: &str = "products";
@@ -124,13 +126,20 @@ impl StockLedger for PgCatalogStore {
             return Ok(Applied::Duplicate);
         };
         let order_id = event.payload.order_id;
-        let Some((status, lines)) = lock_reservation(&mut tx, order_id).await? else {
-            return Err(HandlerError::Permanent(anyhow::anyhow!(
-                "order {order_id} paid but never reserved here"
-            )));
-        };
-        match status {
-            ReservationStatus::Held => {
+        let current = lock_reservation(&mut tx, order_id).await?;
+        let action = on_paid(
+            current.as_ref().map(|(s, _)| *s),
+            current.as_ref().is_some_and(|(_, l)| !l.is_empty()),
+        );
+        let lines = current.map(|(_, l)| l).unwrap_or_default();
+        match action {
+            PayAction::NotYetReserved => {
+                // order.placed is still on its way: not recorded, tried again later.
+                return Err(HandlerError::Transient(anyhow::anyhow!(
+                    "order {order_id} paid but not reserved here yet"
+                )));
+            }
+            PayAction::SellHeld => {
                 for line in &lines {
                     sqlx::query(
                         "UPDATE products SET stock_on_hand = stock_on_hand - $2, reserved = reserved - $2,
@@ -143,7 +152,7 @@ impl StockLedger for PgCatalogStore {
                 }
                 set_status(&mut tx, order_id, ReservationStatus::Committed).await?;
             }
-            ReservationStatus::Released if !lines.is_empty() => {
+            PayAction::SellAvailable => {
                 // Paid after the reservation lapsed: sell from what is available.
                 let mut attempt = sqlx::Acquire::begin(&mut *tx).await?;
                 let mut sold = true;
@@ -186,7 +195,7 @@ impl StockLedger for PgCatalogStore {
                     .await?;
                 }
             }
-            _ => {}
+            PayAction::Nothing => {}
         }
         tx.commit().await?;
         Ok(Applied::Done)
@@ -202,7 +211,7 @@ impl StockLedger for PgCatalogStore {
             CancelAction::Release => {
                 let lines = current.map(|(_, l)| l).unwrap_or_default();
                 release(&mut tx, &lines).await?;
-                set_status(&mut tx, order_id, ReservationStatus::Released).await?;
+                set_status(&mut tx, order_id, ReservationStatus::Cancelled).await?;
                 enqueue(
                     &mut tx,
                     SERVICE,
@@ -233,6 +242,9 @@ impl StockLedger for PgCatalogStore {
                     Utc::now(),
                 )
                 .await?;
+            }
+            CancelAction::Close => {
+                set_status(&mut tx, order_id, ReservationStatus::Cancelled).await?;
             }
             CancelAction::Nothing => {}
         }

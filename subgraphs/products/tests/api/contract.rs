@@ -682,6 +682,7 @@ mod ledger {
     ledger_tests!(
         orders_are_reserved_all_or_nothing_and_each_event_applies_once,
         payment_sells_cancellation_restocks_and_lapsed_reservations_are_released,
+        saga_events_in_any_order_never_sell_the_stock_of_a_cancelled_order,
     );
 
     const TTL: i64 = 900;
@@ -935,12 +936,62 @@ mod ledger {
             }]
         );
 
-        // A payment for an order never reserved here cannot be applied.
+        // A payment for an order not reserved here yet waits for the reservation.
         let err = ledger.commit(&paid(Uuid::now_v7())).await.unwrap_err();
-        assert!(matches!(err, HandlerError::Permanent(_)), "{err}");
+        assert!(matches!(err, HandlerError::Transient(_)), "{err}");
 
         // Published events are pruned once old enough.
         assert!(outbox.prune(StdDuration::from_secs(3600)).await.unwrap() == 0);
         assert!(outbox.prune(StdDuration::ZERO).await.unwrap() > 0);
+    }
+
+    async fn saga_events_in_any_order_never_sell_the_stock_of_a_cancelled_order(stores: Stores) {
+        let (a, _) = two_products(&stores).await;
+        let ledger = &stores.ledger;
+        let ttl = Duration::seconds(TTL);
+
+        // The cancellation of a paid order overtakes order.paid: the hold is
+        // released, and the late payment sells nothing.
+        let overtaken = placed(vec![line(a, 2)]);
+        let id = overtaken.payload.order_id;
+        ledger.reserve(&overtaken, ttl).await.unwrap();
+        assert_eq!(stock(&stores, a).await, (5, 2));
+        ledger.cancel(&cancelled(id, true)).await.unwrap();
+        assert_eq!(stock(&stores, a).await, (5, 0));
+        assert_eq!(ledger.commit(&paid(id)).await.unwrap(), Applied::Done);
+        assert_eq!(stock(&stores, a).await, (5, 0), "nothing sold");
+
+        // The hold lapsed, the paid order is cancelled, then the payment lands.
+        let lapsed = placed(vec![line(a, 1)]);
+        let id = lapsed.payload.order_id;
+        ledger.reserve(&lapsed, Duration::seconds(-1)).await.unwrap();
+        assert_eq!(ledger.expire_due(100).await.unwrap(), 1);
+        ledger.cancel(&cancelled(id, true)).await.unwrap();
+        ledger.commit(&paid(id)).await.unwrap();
+        assert_eq!(stock(&stores, a).await, (5, 0), "nothing sold");
+
+        // Paid before it was placed here: applied once the reservation exists.
+        let early = placed(vec![line(a, 1)]);
+        let pay = paid(early.payload.order_id);
+        assert!(matches!(
+            ledger.commit(&pay).await.unwrap_err(),
+            HandlerError::Transient(_)
+        ));
+        ledger.reserve(&early, ttl).await.unwrap();
+        assert_eq!(ledger.commit(&pay).await.unwrap(), Applied::Done);
+        assert_eq!(stock(&stores, a).await, (4, 0), "sold once placed");
+        ledger
+            .cancel(&cancelled(early.payload.order_id, true))
+            .await
+            .unwrap();
+        assert_eq!(stock(&stores, a).await, (5, 0), "restocked");
+
+        // Cancelled first, then paid, then placed: nothing held, nothing sold.
+        let late = placed(vec![line(a, 3)]);
+        let id = late.payload.order_id;
+        ledger.cancel(&cancelled(id, true)).await.unwrap();
+        ledger.commit(&paid(id)).await.unwrap();
+        ledger.reserve(&late, ttl).await.unwrap();
+        assert_eq!(stock(&stores, a).await, (5, 0));
     }
 }
