@@ -6,5 +6,7 @@ mod browse;
 mod checkout;
 mod errors;
 mod fan_out;
+mod hostile_input;
+mod faults;
 mod lifecycle;
 mod saga;

@@ -133,6 +133,14 @@ impl TestBus {
         got
     }
 
+    /// What `service` dead-lettered (left in its dead-letter queue).
+    #[allow(clippy::expect_used)]
+    pub async fn dead_letters(&self, service: &str) -> Vec<crate::dlq::DeadLetter> {
+        crate::dlq::list(&self.conn, &self.topology, service, 100)
+            .await
+            .expect("list the dead-letter queue")
+    }
+
     /// Removes the test's exchanges and queues.
     pub async fn delete(&self) {
         if let Ok(channel) = self.conn.create_channel().await {

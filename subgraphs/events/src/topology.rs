@@ -179,7 +179,9 @@ impl Topology {
                 .queue_declare(queue.clone().into(), durable_queue(), args)
                 .await?;
             for tier in 0..RETRY_DELAYS.len() {
-                let mut args = quorum_args();
+                // Classic queues: a message only waits here for its delay (a
+                // quorum queue per delay would triple the broker's Raft groups).
+                let mut args = FieldTable::default();
                 let ttl = i64::try_from(Self::retry_delay(tier).as_millis()).unwrap_or(i64::MAX);
                 args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
                 // Back to the service's own queue through the default exchange.
@@ -190,14 +192,6 @@ impl Topology {
                 args.insert(
                     "x-dead-letter-routing-key".into(),
                     AMQPValue::LongString(queue.clone().into()),
-                );
-                args.insert(
-                    "x-dead-letter-strategy".into(),
-                    AMQPValue::LongString("at-least-once".into()),
-                );
-                args.insert(
-                    "x-overflow".into(),
-                    AMQPValue::LongString("reject-publish".into()),
                 );
                 channel
                     .queue_declare(
