@@ -4,10 +4,11 @@
 //! mode: `tok_visa`, `tok_mastercard` and `tok_amex` succeed; `tok_chargeDeclined`,
 //! `tok_insufficientFunds`, `tok_expiredCard` and `tok_incorrectCvc` are declined
 //! with that reason; `tok_processingError` fails transiently (nothing is
-//! charged); `tok_timeout` charges the card but never answers (the caller's
-//! timeout turns it into a charge "in doubt", which the caller resolves on its
-//! next attempt by looking the idempotency key up); any other token is declined
-//! as `invalid_token`.
+//! charged); `tok_timeout` never answers and charges nothing (the caller's
+//! timeout turns it into a transient failure); `tok_timeoutAfterCharge`
+//! charges the card but never answers (a charge "in doubt", which the caller
+//! resolves on its next attempt by looking the idempotency key up); any other
+//! token is declined as `invalid_token`.
 //!
 //! Charges are idempotent by key: the same key returns the first outcome. The
 //! simulator remembers charges and refunds in memory; a refund of a charge it
@@ -150,6 +151,11 @@ impl CardProvider for SimulatedProvider {
                 return Err(ProviderUnavailable("processing error, try again".into()))
             }
             "tok_timeout" => {
+                // Hangs like an unresponsive provider; the caller's timeout fires.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return Err(ProviderUnavailable("no answer".into()));
+            }
+            "tok_timeoutAfterCharge" => {
                 // The card is charged, but the answer never comes back; the
                 // caller's timeout fires and the charge is in doubt.
                 self.ledger()
@@ -255,7 +261,7 @@ mod tests {
         assert_eq!(provider.charge_status(key).await.ok(), Some(None));
         let hung = tokio::time::timeout(
             Duration::from_millis(50),
-            provider.charge(key, eur(100), "tok_timeout"),
+            provider.charge(key, eur(100), "tok_timeoutAfterCharge"),
         )
         .await;
         assert!(hung.is_err(), "no answer");
@@ -265,9 +271,20 @@ mod tests {
         ));
         // Retrying the charge with the same key answers at once, same charge.
         assert!(matches!(
-            provider.charge(key, eur(100), "tok_timeout").await,
+            provider
+                .charge(key, eur(100), "tok_timeoutAfterCharge")
+                .await,
             Ok(ChargeOutcome::Approved { .. })
         ));
+        // A plain timeout charged nothing.
+        let other = Uuid::now_v7();
+        let hung = tokio::time::timeout(
+            Duration::from_millis(50),
+            provider.charge(other, eur(100), "tok_timeout"),
+        )
+        .await;
+        assert!(hung.is_err());
+        assert_eq!(provider.charge_status(other).await.ok(), Some(None));
         // Refunds: idempotent by key, never more than was charged.
         let r1 = Uuid::now_v7();
         let first = provider.refund(key, r1, eur(60)).await.ok();

@@ -118,7 +118,7 @@ async fn a_free_order_succeeds_without_the_provider_and_a_negative_charge_is_ref
 #[tokio::test]
 async fn a_charge_that_timed_out_is_looked_up_on_the_next_attempt_not_charged_twice() {
     let app = spawn_app().await;
-    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeout");
+    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
     let err = app.payments.charge(&request, None).await.unwrap_err();
     assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
     // The provider took the money although it never said so: the retry asks
@@ -138,7 +138,7 @@ async fn a_charge_that_timed_out_is_looked_up_on_the_next_attempt_not_charged_tw
 #[tokio::test]
 async fn a_charge_in_doubt_for_a_cancelled_order_settles_on_what_the_provider_did() {
     let app = spawn_app().await;
-    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeout");
+    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
     assert!(app.payments.charge(&request, None).await.is_err());
     sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1)")
         .bind(request.order_id)
@@ -165,7 +165,7 @@ async fn a_charge_in_doubt_for_a_cancelled_order_settles_on_what_the_provider_di
 #[tokio::test]
 async fn the_sweeper_settles_charges_in_doubt_and_announces_them() {
     let app = spawn_app().await;
-    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeout");
+    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
     assert!(app.payments.charge(&request, None).await.is_err());
     let settled = app
         .payments
@@ -188,4 +188,13 @@ async fn the_sweeper_settles_charges_in_doubt_and_announces_them() {
         .unwrap();
     assert_eq!(announced, vec!["payment.succeeded"]);
     assert_eq!(app.provider.calls.load(Ordering::SeqCst), 1);
+    // A plain timeout charged nothing: the sweeper leaves it to the retry.
+    let hung = charge_request(Uuid::now_v7(), 1000, "tok_timeout");
+    assert!(app.payments.charge(&hung, None).await.is_err());
+    let settled = app
+        .payments
+        .reconcile_in_doubt(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(settled, 0);
 }
