@@ -289,6 +289,9 @@ impl Shop {
             db_max_connections: 10,
             products_url: format!("http://127.0.0.1:{products_port}"),
             events_prefix: prefix.clone(),
+            // Flows place up to 100 orders per customer faster than the saga
+            // pays them; the production cap (5 unpaid) would refuse them.
+            max_open_orders: 1_000,
             ..Default::default()
         })
         .await

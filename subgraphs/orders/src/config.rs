@@ -43,6 +43,11 @@ pub struct Config {
     /// this process (default true).
     #[serde(default = "default_true")]
     pub event_workers: bool,
+    /// `ORDERS_MAX_OPEN_ORDERS`: how many unpaid orders (PENDING or
+    /// AWAITING_PAYMENT) a customer may have open at once; one more is
+    /// `CONFLICT` (default 5). Each holds stock until paid or expired.
+    #[serde(default = "default_max_open_orders")]
+    pub max_open_orders: u32,
 }
 
 fn default_port() -> u16 {
@@ -63,6 +68,9 @@ fn default_quote_timeout_ms() -> u64 {
 fn default_quote_retries() -> usize {
     3
 }
+fn default_max_open_orders() -> u32 {
+    crate::orders::DEFAULT_MAX_OPEN_ORDERS
+}
 fn default_true() -> bool {
     true
 }
@@ -82,6 +90,7 @@ impl Default for Config {
             amqp_url: platform::config::default_amqp_url(),
             events_prefix: String::new(),
             event_workers: true,
+            max_open_orders: default_max_open_orders(),
         }
     }
 }

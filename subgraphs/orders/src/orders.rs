@@ -30,6 +30,9 @@ use crate::store::{self, NewOrder, OrderStore};
 /// The service name in event envelopes and the inbox.
 pub const SERVICE: &str = "orders";
 
+/// How many unpaid orders a customer may have open at once, by default.
+pub const DEFAULT_MAX_OPEN_ORDERS: u32 = 5;
+
 /// What a customer asks for at checkout.
 #[derive(Debug, Clone)]
 pub struct PlaceOrder {
@@ -48,6 +51,9 @@ pub struct ChangeContext {
     pub reason: Option<String>,
     /// The payment, for `order.paid`.
     pub payment_id: Option<Uuid>,
+    /// What a `payment.refunded` gave back; [`Orders::apply`] adds it to the
+    /// order's refunded total and decides full or partial from that.
+    pub refunded: Option<Money>,
 }
 
 /// Orders and carts.
@@ -55,12 +61,23 @@ pub struct ChangeContext {
 pub struct Orders {
     store: OrderStore,
     catalog: Arc<dyn Catalog>,
+    max_open_orders: u32,
 }
 
 impl Orders {
     /// Use cases over `store`, pricing with `catalog`.
     pub fn new(store: OrderStore, catalog: Arc<dyn Catalog>) -> Self {
-        Orders { store, catalog }
+        Orders {
+            store,
+            catalog,
+            max_open_orders: DEFAULT_MAX_OPEN_ORDERS,
+        }
+    }
+
+    /// The same use cases allowing `max` open unpaid orders per customer.
+    pub fn with_max_open_orders(mut self, max: u32) -> Self {
+        self.max_open_orders = max;
+        self
     }
 
     /// The store (for loaders).
@@ -97,6 +114,20 @@ impl Orders {
     ) -> Result<Vec<CartLine>> {
         let product_id = parse_id("productId", product_id)?;
         let quantity = CartQuantity::parse(quantity)?;
+        // Only products that can be bought go into a cart.
+        let line = OrderLineRequest {
+            product_id,
+            quantity: quantity.get(),
+        };
+        match self.catalog.quote(std::slice::from_ref(&line)).await {
+            Ok(_) => {}
+            Err(Error::NotFound(_)) => {
+                return Err(Error::NotFound(format!(
+                    "product {product_id} does not exist or is no longer sold"
+                )))
+            }
+            Err(e) => return Err(e),
+        }
         self.store
             .add_to_cart(viewer.user_id, product_id, quantity.get(), MAX_LINES as i64)
             .await?;
@@ -147,32 +178,48 @@ impl Orders {
         key: &str,
     ) -> Result<Order> {
         let key = IdempotencyKey::parse(key)?;
-        let from_cart = request.items.is_none();
-        let raw_lines: Vec<(Uuid, i64)> = match &request.items {
-            Some(items) => items
-                .iter()
-                .map(|(id, q)| Ok((parse_id("productId", id)?, *q)))
-                .collect::<Result<_>>()?,
-            None => self
-                .store
-                .cart(viewer.user_id)
-                .await?
-                .into_iter()
-                .map(|l| (l.product_id, i64::from(l.quantity)))
-                .collect(),
+        // Explicit lines are part of the request; the cart is not (placing the
+        // order empties it), so a retry is recognised before the cart is read.
+        let explicit = match &request.items {
+            Some(items) => {
+                let raw: Vec<(Uuid, i64)> = items
+                    .iter()
+                    .map(|(id, q)| Ok((parse_id("productId", id)?, *q)))
+                    .collect::<Result<_>>()?;
+                if raw.is_empty() {
+                    return Err(Error::invalid(
+                        "the items are empty: pass at least one, or none to order the cart",
+                    ));
+                }
+                Some(merge_lines(&raw)?)
+            }
+            None => None,
         };
-        if raw_lines.is_empty() {
-            return Err(Error::invalid(
-                "the cart is empty: add items or pass them explicitly",
-            ));
-        }
-        let lines = merge_lines(&raw_lines)?;
-        let hash = request_hash(&lines, &request);
+        let hash = request_hash(explicit.as_deref(), &request);
         if let Some(existing) = self.replay(viewer, &key, &hash).await? {
             return Ok(existing);
         }
+        let from_cart = explicit.is_none();
+        let lines = match explicit {
+            Some(lines) => lines,
+            None => {
+                let raw: Vec<(Uuid, i64)> = self
+                    .store
+                    .cart(viewer.user_id)
+                    .await?
+                    .into_iter()
+                    .map(|l| (l.product_id, i64::from(l.quantity)))
+                    .collect();
+                if raw.is_empty() {
+                    return Err(Error::invalid(
+                        "the cart is empty: add items or pass them explicitly",
+                    ));
+                }
+                merge_lines(&raw)?
+            }
+        };
 
-        let quoted = self.catalog.quote(&lines).await?;
+        let quoted = self.quote_checkout(&lines).await?;
         let order_id = Uuid::now_v7();
         let items = price_lines(order_id, &quoted)?;
         let total = total_of(&items)?;
@@ -187,6 +234,21 @@ impl Orders {
             items,
         };
         let mut tx = self.store.pool().begin().await?;
+        // One checkout of a customer at a time, so the cap below holds.
+        store::lock_user(&mut tx, viewer.user_id).await?;
+        let open = store::count_open_unpaid(&mut tx, viewer.user_id).await?;
+        if open >= i64::from(self.max_open_orders) {
+            tx.rollback().await?;
+            // A concurrent retry with this key may have placed it meanwhile.
+            if let Some(existing) = self.replay(viewer, &key, &hash).await? {
+                return Ok(existing);
+            }
+            return Err(Error::conflict(format!(
+                "too many open orders: you have {open} unpaid orders (at most {}); \
+                 pay or cancel one before placing another",
+                self.max_open_orders
+            )));
+        }
         let Some(order) = store::insert_order(&mut tx, &new_order).await? else {
             // A concurrent request with the same key won.
             tx.rollback().await?;
@@ -215,6 +277,30 @@ impl Orders {
         tx.commit().await?;
         tracing::info!(order = %order.id, number = %order.display_number(), total = total.amount, "order placed");
         Ok(order)
+    }
+
+    /// Quotes checkout lines; a line that cannot be bought is named (its
+    /// position and product) in the error.
+    async fn quote_checkout(&self, lines: &[OrderLineRequest]) -> Result<Vec<QuotedLine>> {
+        match self.catalog.quote(lines).await {
+            Err(Error::NotFound(detail)) => {
+                // The catalogue names the missing product in its message.
+                let named: Vec<String> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| detail.contains(&l.product_id.to_string()))
+                    .map(|(i, l)| format!("line {} (product {})", i + 1, l.product_id))
+                    .collect();
+                if named.is_empty() {
+                    return Err(Error::NotFound(detail));
+                }
+                Err(Error::NotFound(format!(
+                    "{} cannot be bought: the product does not exist or is no longer sold",
+                    named.join(", ")
+                )))
+            }
+            other => other,
+        }
     }
 
     async fn replay(
@@ -253,7 +339,7 @@ impl Orders {
         }
         let ctx = ChangeContext {
             reason: Some(reason.to_string()),
-            payment_id: None,
+            ..ChangeContext::default()
         };
         self.apply(order.id, Trigger::CancelRequested, ctx, None)
             .await?
@@ -285,7 +371,7 @@ impl Orders {
         let id = parse_id("id", id)?;
         let ctx = ChangeContext {
             reason: Some(reason.into()),
-            payment_id: None,
+            ..ChangeContext::default()
         };
         self.apply(id, trigger, ctx, None)
             .await?
@@ -360,6 +446,19 @@ impl Orders {
             return Err(Error::not_found("order", order_id));
         };
         let from = order.status;
+        // A refund counts towards the order's refunded total, whatever its
+        // status; whether it is full is decided on that total.
+        let trigger = match (trigger, ctx.refunded) {
+            (Trigger::Refunded | Trigger::PartiallyRefunded, Some(amount)) => {
+                let refunded = store::add_refunded(&mut tx, order_id, amount.amount).await?;
+                if refunded >= order.total.amount {
+                    Trigger::Refunded
+                } else {
+                    Trigger::PartiallyRefunded
+                }
+            }
+            (trigger, _) => trigger,
+        };
         match decide(from, trigger) {
             Decision::Reject if cause.is_some() => {
                 tracing::warn!(order = %order_id, status = from.as_str(), ?trigger, "event does not apply; ignored");
@@ -455,10 +554,13 @@ async fn announce(
 fn price_lines(order_id: Uuid, quoted: &[QuotedLine]) -> Result<Vec<OrderItem>> {
     quoted
         .iter()
-        .map(|q| {
+        .enumerate()
+        .map(|(i, q)| {
             if q.available_quantity < i64::from(q.quantity) {
                 return Err(Error::conflict(format!(
-                    "only {} of {} ({}) left",
+                    "line {} (product {}): only {} of {} ({}) left",
+                    i + 1,
+                    q.product_id,
                     q.available_quantity.max(0),
                     q.name,
                     q.sku
@@ -488,14 +590,25 @@ pub fn total_of(items: &[OrderItem]) -> Result<Money> {
         .try_fold(first.line_total, |sum, i| sum.plus(i.line_total))
 }
 
-fn request_hash(lines: &[OrderLineRequest], request: &PlaceOrder) -> String {
-    let mut sorted = lines.to_vec();
-    sorted.sort_by_key(|l| l.product_id);
-    let canonical = serde_json::json!({
-        "items": sorted,
-        "address": request.shipping_address,
-        "token": request.payment_token.as_str(),
-    });
+/// A hash of what identifies a checkout request: the explicit lines (or "the
+/// cart", whatever it holds), the address and the token.
+fn request_hash(lines: Option<&[OrderLineRequest]>, request: &PlaceOrder) -> String {
+    let canonical = match lines {
+        Some(lines) => {
+            let mut sorted = lines.to_vec();
+            sorted.sort_by_key(|l| l.product_id);
+            serde_json::json!({
+                "items": sorted,
+                "address": request.shipping_address,
+                "token": request.payment_token.as_str(),
+            })
+        }
+        None => serde_json::json!({
+            "from_cart": true,
+            "address": request.shipping_address,
+            "token": request.payment_token.as_str(),
+        }),
+    };
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -42,13 +42,13 @@ impl OrderSagaHandler {
         if changed && !items.is_empty() {
             let ctx = ChangeContext {
                 reason: Some("prices changed since the quote".into()),
-                payment_id: None,
+                ..ChangeContext::default()
             };
             return Ok((reserved.order_id, Trigger::CancelRequested, ctx));
         }
         let ctx = ChangeContext {
             reason: Some("stock reserved".into()),
-            payment_id: None,
+            ..ChangeContext::default()
         };
         Ok((reserved.order_id, Trigger::StockReserved, ctx))
     }
@@ -57,7 +57,7 @@ impl OrderSagaHandler {
 fn because(reason: impl Into<String>) -> ChangeContext {
     ChangeContext {
         reason: Some(reason.into()),
-        payment_id: None,
+        ..ChangeContext::default()
     }
 }
 
@@ -97,6 +97,7 @@ impl Handler for OrderSagaHandler {
                 let ctx = ChangeContext {
                     reason: Some("payment succeeded".into()),
                     payment_id: Some(e.payment_id),
+                    ..ChangeContext::default()
                 };
                 (e.order_id, Trigger::PaymentSucceeded, ctx)
             }
@@ -110,11 +111,13 @@ impl Handler for OrderSagaHandler {
             }
             PaymentRefunded::TYPE => {
                 let e = event.decode::<PaymentRefunded>()?.payload;
-                (
-                    e.order_id,
-                    Trigger::Refunded,
-                    because(format!("refunded {}", e.amount.amount)),
-                )
+                // Full or partial is decided on the order's refunded total.
+                let ctx = ChangeContext {
+                    reason: Some(format!("refunded {}", e.amount.amount)),
+                    payment_id: Some(e.payment_id),
+                    refunded: Some(e.amount),
+                };
+                (e.order_id, Trigger::Refunded, ctx)
             }
             other => {
                 return Err(HandlerError::Permanent(anyhow::anyhow!(

@@ -52,7 +52,8 @@ impl Service {
             config.db_max_connections,
         )
         .await?;
-        let orders = Orders::new(OrderStore::new(pool.clone()), catalog);
+        let orders = Orders::new(OrderStore::new(pool.clone()), catalog)
+            .with_max_open_orders(config.max_open_orders);
         let router = build_router(
             build_schema(orders.clone()),
             orders.clone(),

@@ -38,6 +38,16 @@ pub struct Config {
     /// this process (default true).
     #[serde(default = "default_true")]
     pub event_workers: bool,
+    /// `PAYMENTS_RECONCILE_EVERY_MS`: how often the sweeper looks for charges
+    /// in doubt (pending payments sent to the provider without an answer) and
+    /// settles them on the provider's record (default 30000; 0 disables it).
+    /// It runs with the event workers.
+    #[serde(default = "default_reconcile_every_ms")]
+    pub reconcile_every_ms: u64,
+    /// `PAYMENTS_IN_DOUBT_AFTER_MS`: how long a pending, attempted payment must
+    /// have been untouched before the sweeper asks the provider (default 60000).
+    #[serde(default = "default_in_doubt_after_ms")]
+    pub in_doubt_after_ms: u64,
 }
 
 fn default_port() -> u16 {
@@ -51,6 +61,12 @@ fn default_db_max_connections() -> u32 {
 }
 fn default_provider_timeout_ms() -> u64 {
     2000
+}
+fn default_reconcile_every_ms() -> u64 {
+    30_000
+}
+fn default_in_doubt_after_ms() -> u64 {
+    60_000
 }
 fn default_true() -> bool {
     true
@@ -69,6 +85,8 @@ impl Default for Config {
             amqp_url: platform::config::default_amqp_url(),
             events_prefix: String::new(),
             event_workers: true,
+            reconcile_every_ms: default_reconcile_every_ms(),
+            in_doubt_after_ms: default_in_doubt_after_ms(),
         }
     }
 }

@@ -17,7 +17,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{parse_reason, plan_refund, Payment, PaymentStatus, Refund};
-use crate::provider::{CardProvider, ChargeOutcome};
+use crate::provider::{CardProvider, ChargeOutcome, RefundOutcome};
 use crate::store::{self, PaymentStore, Settlement};
 
 /// The service name in event envelopes and the inbox.
@@ -66,15 +66,18 @@ impl Payments {
     /// Charges an order once. A second call for the same order returns its
     /// payment without charging again. A provider that does not answer (or fails
     /// transiently) leaves the payment PENDING and returns `SERVICE_UNAVAILABLE`,
-    /// so the caller retries. When `cause` (the `payment.requested` event) is
-    /// given, it is recorded in the inbox with the settlement.
+    /// so the caller retries; the retry first asks the provider what became of
+    /// the charge (its idempotency key is the payment id) and settles on that
+    /// answer rather than charging blindly. A zero amount (a free order)
+    /// succeeds without the provider. When `cause` (the `payment.requested`
+    /// event) is given, it is recorded in the inbox with the settlement.
     pub async fn charge(
         &self,
         request: &ChargeRequest,
         cause: Option<&RawEnvelope>,
     ) -> Result<Payment> {
-        if request.amount.amount <= 0 {
-            return Err(Error::invalid("a charge must be of a positive amount"));
+        if request.amount.amount < 0 {
+            return Err(Error::invalid("a charge cannot be of a negative amount"));
         }
         let payment = self
             .store
@@ -82,27 +85,88 @@ impl Payments {
             .await?;
         let settlement = if payment.status.is_settled() {
             None
-        } else if self.store.is_order_cancelled(request.order_id).await? {
-            Some(Settlement::Failed {
-                reason: "order_cancelled".into(),
-            })
+        } else if payment.amount.amount == 0 {
+            Some(Settlement::NothingToCharge)
         } else {
-            let call = self
-                .provider
-                .charge(payment.id, request.amount, &request.token);
-            match tokio::time::timeout(self.provider_timeout, call).await {
-                Ok(Ok(ChargeOutcome::Approved { card, reference })) => {
-                    Some(Settlement::Succeeded { card, reference })
-                }
-                Ok(Ok(ChargeOutcome::Declined { reason })) => Some(Settlement::Failed { reason }),
-                Ok(Err(e)) => return Err(Error::Unavailable(e.to_string())),
-                Err(_) => {
-                    return Err(Error::Unavailable(
-                        "the card provider did not answer in time".into(),
-                    ))
-                }
-            }
+            Some(self.charge_at_provider(&payment, &request.token).await?)
         };
+        self.record_settlement(payment, settlement, cause).await
+    }
+
+    /// Asks the provider to charge a pending payment; if an earlier attempt
+    /// may have reached it, asks for that charge's status first.
+    async fn charge_at_provider(&self, payment: &Payment, token: &str) -> Result<Settlement> {
+        let earlier_attempts = self.store.begin_charge_attempt(payment.id).await?;
+        if earlier_attempts > 0 {
+            if let Some(outcome) = self.charge_status(payment.id).await? {
+                tracing::info!(payment = %payment.id, "charge in doubt found at the provider");
+                return Ok(outcome.into());
+            }
+        }
+        if self.store.is_order_cancelled(payment.order_id).await? {
+            return Ok(Settlement::Failed {
+                reason: "order_cancelled".into(),
+            });
+        }
+        let call = self.provider.charge(payment.id, payment.amount, token);
+        match tokio::time::timeout(self.provider_timeout, call).await {
+            Ok(Ok(outcome)) => Ok(outcome.into()),
+            Ok(Err(e)) => Err(Error::Unavailable(e.to_string())),
+            Err(_) => Err(Error::Unavailable(
+                "the card provider did not answer in time".into(),
+            )),
+        }
+    }
+
+    /// The provider's record of the charge keyed by `payment_id` (`None`: it
+    /// never got there).
+    async fn charge_status(&self, payment_id: Uuid) -> Result<Option<ChargeOutcome>> {
+        let call = self.provider.charge_status(payment_id);
+        match tokio::time::timeout(self.provider_timeout, call).await {
+            Ok(Ok(status)) => Ok(status),
+            Ok(Err(e)) => Err(Error::Unavailable(e.to_string())),
+            Err(_) => Err(Error::Unavailable(
+                "the card provider did not answer the status lookup in time".into(),
+            )),
+        }
+    }
+
+    /// Reconciles charges in doubt: pending payments that were sent to the
+    /// provider and have not moved for `older_than`. Those the provider knows
+    /// are settled on its answer (and announced); for an order cancelled
+    /// meanwhile that the provider never charged, the payment fails. Returns
+    /// how many were settled.
+    pub async fn reconcile_in_doubt(&self, older_than: Duration, limit: i64) -> Result<usize> {
+        let mut settled = 0;
+        for payment in self.store.payments_in_doubt(older_than, limit).await? {
+            let settlement = match self.charge_status(payment.id).await? {
+                Some(outcome) => Settlement::from(outcome),
+                None if self.store.is_order_cancelled(payment.order_id).await? => {
+                    Settlement::Failed {
+                        reason: "order_cancelled".into(),
+                    }
+                }
+                // Never reached the provider: the retried payment.requested
+                // (or its replay) charges it.
+                None => continue,
+            };
+            let after = self
+                .record_settlement(payment, Some(settlement), None)
+                .await?;
+            if after.status.is_settled() {
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Stores a settlement (if any) with its event, and `cause` in the inbox.
+    async fn record_settlement(
+        &self,
+        payment: Payment,
+        settlement: Option<Settlement>,
+        cause: Option<&RawEnvelope>,
+    ) -> Result<Payment> {
         let Some(mut tx) = self.begin(cause).await? else {
             return self.payment(payment.id).await;
         };
@@ -113,7 +177,7 @@ impl Payments {
                 Some(settled) => {
                     let meta = cause.map(EventMeta::caused_by).unwrap_or_default();
                     match &settlement {
-                        Settlement::Succeeded { .. } => {
+                        Settlement::Succeeded { .. } | Settlement::NothingToCharge => {
                             let event = PaymentSucceeded {
                                 order_id: settled.order_id,
                                 payment_id: settled.id,
@@ -156,8 +220,9 @@ impl Payments {
         let payment = store::lock_payment(&mut tx, payment_id)
             .await?
             .ok_or_else(|| Error::not_found("payment", payment_id))?;
-        let refunded =
-            refund_locked(&mut tx, &payment, amount, &reason, EventMeta::default()).await?;
+        let refunded = self
+            .refund_locked(&mut tx, &payment, amount, &reason, EventMeta::default())
+            .await?;
         tx.commit().await?;
         Ok(refunded)
     }
@@ -182,10 +247,30 @@ impl Payments {
                     if matches!(
                         p.status,
                         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded
-                    ) =>
+                    ) && p.amount.amount > p.refunded =>
                 {
                     let reason = parse_reason(reason).unwrap_or_else(|_| "order cancelled".into());
-                    refund_locked(&mut tx, &p, None, &reason, EventMeta::caused_by(cause)).await?;
+                    self.refund_locked(&mut tx, &p, None, &reason, EventMeta::caused_by(cause))
+                        .await?;
+                }
+                Some(p)
+                    if matches!(
+                        p.status,
+                        PaymentStatus::Succeeded
+                            | PaymentStatus::PartiallyRefunded
+                            | PaymentStatus::Refunded
+                    ) =>
+                {
+                    // Nothing is left to refund (refunded in full already, or
+                    // nothing was charged): say so again, so the order that
+                    // waits for its refund can settle.
+                    let event = PaymentRefunded {
+                        order_id: p.order_id,
+                        payment_id: p.id,
+                        amount: Money::new(p.refunded, p.amount.currency),
+                    };
+                    enqueue(&mut tx, SERVICE, event, EventMeta::caused_by(cause)).await?;
+                    tracing::info!(order = %order_id, payment = %p.id, "already refunded; announced again");
                 }
                 Some(p) if p.status == PaymentStatus::Pending => {
                     // Still at the provider: when it settles, orders sees a
@@ -253,30 +338,84 @@ impl Payments {
     }
 }
 
-async fn refund_locked(
-    tx: &mut Transaction<'static, Postgres>,
-    payment: &Payment,
-    amount: Option<i64>,
-    reason: &str,
-    meta: EventMeta,
-) -> Result<Payment> {
-    let plan = plan_refund(
-        payment.status,
-        payment.amount.amount,
-        payment.refunded,
-        amount,
-    )?;
-    store::record_refund(tx, payment.id, plan.amount, reason, plan.status_after).await?;
-    let event = PaymentRefunded {
-        order_id: payment.order_id,
-        payment_id: payment.id,
-        amount: Money::new(plan.amount, payment.amount.currency),
-    };
-    enqueue(tx, SERVICE, event, meta).await?;
-    tracing::info!(payment = %payment.id, amount = plan.amount, "refunded");
-    store::lock_payment(tx, payment.id)
-        .await?
-        .ok_or_else(|| Error::not_found("payment", payment.id))
+impl From<ChargeOutcome> for Settlement {
+    fn from(outcome: ChargeOutcome) -> Self {
+        match outcome {
+            ChargeOutcome::Approved { card, reference } => {
+                Settlement::Succeeded { card, reference }
+            }
+            ChargeOutcome::Declined { reason } => Settlement::Failed { reason },
+        }
+    }
+}
+
+impl Payments {
+    /// Refunds a locked payment at the provider, then records it and
+    /// announces `payment.refunded` in `tx`. The provider is called while the
+    /// row is locked, so concurrent refunds cannot exceed the charge; its
+    /// refund key derives from the payment and what was refunded before, so a
+    /// retry after a lost answer is the same refund at the provider.
+    async fn refund_locked(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        payment: &Payment,
+        amount: Option<i64>,
+        reason: &str,
+        meta: EventMeta,
+    ) -> Result<Payment> {
+        let plan = plan_refund(
+            payment.status,
+            payment.amount.amount,
+            payment.refunded,
+            amount,
+        )?;
+        let money = Money::new(plan.amount, payment.amount.currency);
+        let refund_key = refund_key(payment.id, payment.refunded, plan.amount);
+        let call = self.provider.refund(payment.id, refund_key, money);
+        let reference = match tokio::time::timeout(self.provider_timeout, call).await {
+            Ok(Ok(RefundOutcome::Refunded { reference })) => reference,
+            Ok(Ok(RefundOutcome::Refused { reason })) => {
+                return Err(Error::conflict(format!(
+                    "the card provider refused the refund: {reason}"
+                )))
+            }
+            Ok(Err(e)) => return Err(Error::Unavailable(e.to_string())),
+            Err(_) => {
+                return Err(Error::Unavailable(
+                    "the card provider did not answer the refund in time".into(),
+                ))
+            }
+        };
+        store::record_refund(
+            tx,
+            payment.id,
+            plan.amount,
+            reason,
+            plan.status_after,
+            &reference,
+        )
+        .await?;
+        let event = PaymentRefunded {
+            order_id: payment.order_id,
+            payment_id: payment.id,
+            amount: money,
+        };
+        enqueue(tx, SERVICE, event, meta).await?;
+        tracing::info!(payment = %payment.id, amount = plan.amount, %reference, "refunded");
+        store::lock_payment(tx, payment.id)
+            .await?
+            .ok_or_else(|| Error::not_found("payment", payment.id))
+    }
+}
+
+/// The provider's idempotency key of a refund: the same payment, refunded
+/// total before and amount give the same key.
+fn refund_key(payment_id: Uuid, refunded_before: i64, amount: i64) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("refund:{payment_id}:{refunded_before}:{amount}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 /// Parses an id given by a client.

@@ -30,7 +30,7 @@ pub struct Service {
 impl Service {
     /// Connects (creating and migrating the database), builds and binds.
     pub async fn build(config: Config) -> anyhow::Result<Service> {
-        Self::build_with_provider(config, Arc::new(SimulatedProvider)).await
+        Self::build_with_provider(config, Arc::new(SimulatedProvider::default())).await
     }
 
     /// Like [`Service::build`] with another card provider.
@@ -65,7 +65,17 @@ impl Service {
         if config.event_workers {
             let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "payments");
             events.spawn_relay(&mut workers, Arc::new(PgOutbox::new(pool)));
-            events.spawn_consumer(&mut workers, Arc::new(PaymentHandler::new(payments)));
+            events.spawn_consumer(
+                &mut workers,
+                Arc::new(PaymentHandler::new(payments.clone())),
+            );
+            if config.reconcile_every_ms > 0 {
+                let every = Duration::from_millis(config.reconcile_every_ms);
+                let after = Duration::from_millis(config.in_doubt_after_ms);
+                workers.spawn("charge-reconciler", move |token| {
+                    reconcile_charges_in_doubt(payments, every, after, token)
+                });
+            }
         }
         Ok(Service { server, workers })
     }
@@ -103,4 +113,25 @@ pub fn build_router(
             .merge(health_router(postgres_ready(pool)))
             .merge(crate::rest::routes(payments, verifier)),
     )
+}
+
+/// Every `every`, settles charges in doubt on the provider's record (see
+/// [`Payments::reconcile_in_doubt`]) until `token` is cancelled.
+async fn reconcile_charges_in_doubt(
+    payments: Payments,
+    every: Duration,
+    in_doubt_after: Duration,
+    token: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match payments.reconcile_in_doubt(in_doubt_after, 100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(settled = n, "charges in doubt reconciled"),
+            Err(e) => tracing::warn!(error = %e, "reconciling charges in doubt failed"),
+        }
+    }
 }

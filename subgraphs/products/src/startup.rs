@@ -141,8 +141,12 @@ fn start_event_workers(config: &Config, ledger: Arc<dyn StockLedger>) -> Workers
 /// The service's routes: `/graphql`, `/health/*` and `/api/v1/...`.
 pub fn build_router(state: AppState) -> Router {
     with_common_layers(
-        graphql_router(state.schema, state.verifier)
+        graphql_router(state.schema, state.verifier.clone())
             .merge(health_router(state.ready))
+            .merge(crate::rest::admin_routes(
+                state.catalog.clone(),
+                state.verifier,
+            ))
             .merge(crate::rest::routes(state.catalog)),
     )
 }

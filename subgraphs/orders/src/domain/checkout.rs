@@ -129,13 +129,19 @@ impl IdempotencyKey {
 pub fn merge_lines(lines: &[(Uuid, i64)]) -> Result<Vec<OrderLineRequest>> {
     let mut merged: Vec<OrderLineRequest> = Vec::new();
     for (product_id, quantity) in lines {
+        // Each line is bounded on its own first, so the sum of two bounded
+        // quantities cannot overflow; the sum is checked against the bound again.
+        let quantity = CartQuantity::parse(*quantity)?.get();
         match merged.iter_mut().find(|l| l.product_id == *product_id) {
             Some(line) => {
-                line.quantity = CartQuantity::parse(i64::from(line.quantity) + quantity)?.get()
+                let sum = i64::from(line.quantity)
+                    .checked_add(i64::from(quantity))
+                    .ok_or_else(|| Error::invalid("quantity out of range"))?;
+                line.quantity = CartQuantity::parse(sum)?.get()
             }
             None => merged.push(OrderLineRequest {
                 product_id: *product_id,
-                quantity: CartQuantity::parse(*quantity)?.get(),
+                quantity,
             }),
         }
     }
@@ -198,5 +204,22 @@ mod tests {
         );
         assert!(merge_lines(&[(p, 60), (p, 60)]).is_err());
         assert!(merge_lines(&[]).is_err());
+    }
+
+    #[test]
+    fn huge_or_negative_quantities_are_refused_without_overflow() {
+        let p = Uuid::now_v7();
+        for lines in [
+            vec![(p, 1), (p, i64::MAX)],
+            vec![(p, i64::MAX), (p, 1)],
+            vec![(p, 50), (p, i64::MIN)],
+            vec![(p, -5), (p, 10)],
+        ] {
+            assert_eq!(
+                merge_lines(&lines).map_err(|e| e.code()).err(),
+                Some("BAD_USER_INPUT"),
+                "{lines:?}"
+            );
+        }
     }
 }

@@ -6,6 +6,10 @@
 //!    └──stock rejected──► CANCELLED ◄┘ cancel (stock released)                    ▼
 //!                                                           REFUND_PENDING ──refunded──► REFUNDED
 //! ```
+//! An administrator's refund (`payment.refunded` without a cancellation) moves a
+//! PAID order to PARTIALLY_REFUNDED (still shippable) or, once the whole total
+//! is back, to REFUNDED (never shipped; its sold stock is restocked). A shipped
+//! or delivered order refunded in full becomes REFUNDED too.
 //! [`decide`] is the only place that knows which trigger moves an order where and
 //! which event that change announces. Late or out-of-order events are decided
 //! too (a payment that succeeds after a cancellation is refunded), never dropped.
@@ -32,6 +36,9 @@ pub enum OrderStatus {
     RefundPending,
     /// Cancelled and refunded.
     Refunded,
+    /// Paid, and part of the payment went back (an administrator's refund); it
+    /// may still be shipped.
+    PartiallyRefunded,
 }
 
 impl OrderStatus {
@@ -46,6 +53,7 @@ impl OrderStatus {
             OrderStatus::Cancelled => "CANCELLED",
             OrderStatus::RefundPending => "REFUND_PENDING",
             OrderStatus::Refunded => "REFUNDED",
+            OrderStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
         }
     }
 
@@ -60,6 +68,7 @@ impl OrderStatus {
             "CANCELLED" => OrderStatus::Cancelled,
             "REFUND_PENDING" => OrderStatus::RefundPending,
             "REFUNDED" => OrderStatus::Refunded,
+            "PARTIALLY_REFUNDED" => OrderStatus::PartiallyRefunded,
             _ => return None,
         })
     }
@@ -78,8 +87,12 @@ pub enum Trigger {
     PaymentSucceeded,
     /// The card was not (`payment.failed`).
     PaymentFailed,
-    /// The money went back (`payment.refunded`).
+    /// All of the money is back (`payment.refunded` bringing the refunded
+    /// total to the order's total).
     Refunded,
+    /// Part of the money went back (`payment.refunded` for less than what is
+    /// left).
+    PartiallyRefunded,
     /// The customer or an admin cancels.
     CancelRequested,
     /// An admin ships it.
@@ -156,7 +169,7 @@ pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
                 effect: cancel_unpaid,
             }
         }
-        (S::Paid, T::CancelRequested) => Apply {
+        (S::Paid | S::PartiallyRefunded, T::CancelRequested) => Apply {
             to: S::RefundPending,
             effect: Some(Effect::AnnounceCancelled {
                 refund: true,
@@ -164,14 +177,14 @@ pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
             }),
         },
         // Paid, but the lapsed reservation could not be sold after all.
-        (S::Paid, T::StockRejected) => Apply {
+        (S::Paid | S::PartiallyRefunded, T::StockRejected) => Apply {
             to: S::RefundPending,
             effect: Some(Effect::AnnounceCancelled {
                 refund: true,
                 restock: false,
             }),
         },
-        (S::Paid, T::Ship) => Apply {
+        (S::Paid | S::PartiallyRefunded, T::Ship) => Apply {
             to: S::Shipped,
             effect: Some(Effect::AnnounceShipped),
         },
@@ -180,6 +193,24 @@ pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
             effect: Some(Effect::AnnounceDelivered),
         },
         (S::RefundPending, T::Refunded) => Apply {
+            to: S::Refunded,
+            effect: None,
+        },
+        // An administrator refunded a paid order: part of it leaves the order
+        // shippable; all of it ends the order, and the sold stock comes back.
+        (S::Paid, T::PartiallyRefunded) => Apply {
+            to: S::PartiallyRefunded,
+            effect: None,
+        },
+        (S::Paid | S::PartiallyRefunded, T::Refunded) => Apply {
+            to: S::Refunded,
+            effect: Some(Effect::AnnounceCancelled {
+                refund: false,
+                restock: true,
+            }),
+        },
+        // Refunded in full after it left the warehouse (lost, returned).
+        (S::Shipped | S::Delivered, T::Refunded) => Apply {
             to: S::Refunded,
             effect: None,
         },
@@ -326,6 +357,55 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_refund_of_a_paid_order_moves_it() {
+        assert_eq!(
+            decide(S::Paid, T::PartiallyRefunded),
+            Decision::Apply {
+                to: S::PartiallyRefunded,
+                effect: None
+            }
+        );
+        for from in [S::Paid, S::PartiallyRefunded] {
+            assert_eq!(
+                decide(from, T::Refunded),
+                Decision::Apply {
+                    to: S::Refunded,
+                    effect: Some(Effect::AnnounceCancelled {
+                        refund: false,
+                        restock: true
+                    })
+                },
+                "{from:?}"
+            );
+        }
+        assert_eq!(to(S::Shipped, T::Refunded), Some(S::Refunded));
+        assert_eq!(to(S::Delivered, T::Refunded), Some(S::Refunded));
+        assert_eq!(decide(S::Shipped, T::PartiallyRefunded), Decision::Ignore);
+        assert_eq!(
+            decide(S::RefundPending, T::PartiallyRefunded),
+            Decision::Ignore
+        );
+        assert_eq!(decide(S::Refunded, T::Refunded), Decision::Ignore);
+    }
+
+    #[test]
+    fn a_refunded_order_cannot_be_shipped_a_partially_refunded_one_can() {
+        assert_eq!(decide(S::Refunded, T::Ship), Decision::Reject);
+        assert_eq!(decide(S::Refunded, T::CancelRequested), Decision::Reject);
+        assert_eq!(to(S::PartiallyRefunded, T::Ship), Some(S::Shipped));
+        assert_eq!(
+            decide(S::PartiallyRefunded, T::CancelRequested),
+            Decision::Apply {
+                to: S::RefundPending,
+                effect: Some(Effect::AnnounceCancelled {
+                    refund: true,
+                    restock: true
+                })
+            }
+        );
+    }
+
+    #[test]
     fn stored_names_round_trip() {
         for s in [
             S::Pending,
@@ -336,6 +416,7 @@ mod tests {
             S::Cancelled,
             S::RefundPending,
             S::Refunded,
+            S::PartiallyRefunded,
         ] {
             assert_eq!(S::parse(s.as_str()), Some(s));
         }

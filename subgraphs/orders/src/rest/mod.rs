@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::{Order, OrderItem, PaymentToken, ShippingAddress};
+use crate::domain::{CartQuantity, Order, OrderItem, PaymentToken, ShippingAddress};
 use crate::orders::{Orders, PlaceOrder};
 
 #[derive(Clone)]
@@ -196,7 +196,8 @@ pub struct AddressBody {
 pub struct LineBody {
     /// Product.
     pub product_id: String,
-    /// Quantity.
+    /// Quantity, 1 to 100 (lines of the same product are added up; the sum
+    /// must stay within 1 to 100 too).
     pub quantity: i64,
 }
 
@@ -237,12 +238,19 @@ async fn place(
             &a.country,
         )?,
         payment_token: PaymentToken::parse(&body.payment_token)?,
-        items: body.items.map(|items| {
-            items
-                .into_iter()
-                .map(|l| (l.product_id, l.quantity))
-                .collect()
-        }),
+        // Quantities are bounded here, at the edge, before anything adds them up.
+        items: body
+            .items
+            .map(|items| {
+                items
+                    .into_iter()
+                    .map(|l| {
+                        let quantity = CartQuantity::parse(l.quantity)?;
+                        Ok((l.product_id, i64::from(quantity.get())))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?,
     };
     let order = state.orders.place_order(&viewer, request, &key).await?;
     let json = to_json(&state.orders, vec![order])

@@ -135,10 +135,7 @@ impl OrderStore {
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         // Serialise changes to one user's cart.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        lock_user(&mut tx, user_id).await?;
         let (lines, existing): (i64, Option<i32>) = sqlx::query_as(
             "SELECT count(*), max(quantity) FILTER (WHERE product_id = $2) FROM cart_items WHERE user_id = $1",
         )
@@ -430,5 +427,38 @@ pub async fn items_in(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<(Uu
     )
     .bind(order_id)
     .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Serialises a user's checkouts (and cart changes) until the transaction ends.
+pub async fn lock_user(conn: &mut PgConnection, user_id: Uuid) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// How many of a user's orders are open and unpaid (PENDING or AWAITING_PAYMENT).
+pub async fn count_open_unpaid(conn: &mut PgConnection, user_id: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM orders WHERE user_id = $1 AND status IN ('PENDING', 'AWAITING_PAYMENT')",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Adds a refund to a locked order's refunded total (never beyond its total:
+/// an "already refunded" announcement repeats an amount already counted) and
+/// returns the new refunded total.
+pub async fn add_refunded(conn: &mut PgConnection, order_id: Uuid, amount: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "UPDATE orders SET refunded_amount = LEAST(total_amount, refunded_amount + $2)
+         WHERE id = $1 RETURNING refunded_amount",
+    )
+    .bind(order_id)
+    .bind(amount.max(0))
+    .fetch_one(&mut *conn)
     .await?)
 }

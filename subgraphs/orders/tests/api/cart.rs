@@ -90,15 +90,13 @@ async fn cart_limits_and_bad_input_are_refused() {
         Some("BAD_USER_INPUT"),
         "more than 100 of one product: {res}"
     );
-    for _ in 0..49 {
-        app.gql
-            .query(ADD, json!({"p": Uuid::now_v7(), "q": 1}), t)
-            .await;
+    for i in 0..49 {
+        let p = app.catalog.add(&format!("p{i}"), 100, 10);
+        let res = app.gql.query(ADD, json!({"p": p, "q": 1}), t).await;
+        assert!(res["errors"].is_null(), "{res}");
     }
-    let res = app
-        .gql
-        .query(ADD, json!({"p": Uuid::now_v7(), "q": 1}), t)
-        .await;
+    let p = app.catalog.add("one too many", 100, 10);
+    let res = app.gql.query(ADD, json!({"p": p, "q": 1}), t).await;
     assert_eq!(
         first_error_code(&res).as_deref(),
         Some("BAD_USER_INPUT"),
@@ -141,4 +139,39 @@ async fn with_the_catalogue_down_the_cart_still_lists_its_items() {
         "{res}"
     );
     assert_eq!(res["errors"][0]["path"], json!(["myCart", "subtotal"]));
+}
+
+#[tokio::test]
+async fn unknown_or_archived_products_cannot_be_added_to_the_cart() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let gone = app.catalog.add("gone", 100, 10);
+    app.catalog.archive(gone);
+    let t = Some(app.ada.token.as_str());
+    for p in [Uuid::now_v7(), gone] {
+        let res = app.gql.query(ADD, json!({"p": p, "q": 1}), t).await;
+        assert_eq!(
+            first_error_code(&res).as_deref(),
+            Some("NOT_FOUND"),
+            "{res}"
+        );
+        let message = res["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(&p.to_string()), "{message}");
+    }
+    let res = app.gql.query(ADD, json!({"p": lamp, "q": 1}), t).await;
+    assert_eq!(res["data"]["addToCart"]["itemCount"], 1, "{res}");
+    let res = app.gql.query(CART, json!({}), t).await;
+    assert_eq!(
+        res["data"]["myCart"]["items"].as_array().map(Vec::len),
+        Some(1),
+        "only the lamp is in the cart: {res}"
+    );
+    // With the catalogue unreachable nothing unchecked gets in.
+    app.catalog.down.store(true, Ordering::SeqCst);
+    let res = app.gql.query(ADD, json!({"p": lamp, "q": 1}), t).await;
+    assert_eq!(
+        first_error_code(&res).as_deref(),
+        Some("SERVICE_UNAVAILABLE"),
+        "{res}"
+    );
 }

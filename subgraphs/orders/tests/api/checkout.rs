@@ -5,7 +5,9 @@ use platform::testing::first_error_code;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{address, order_id, place, spawn_app, user, PLACE_ORDER};
+use crate::helpers::{
+    address, order_id, place, spawn_app, spawn_app_with, test_config, user, PLACE_ORDER,
+};
 
 #[tokio::test]
 async fn an_order_from_the_cart_is_priced_pending_and_empties_the_cart() {
@@ -209,4 +211,162 @@ async fn rest_wrong_types_unknown_fields_and_oversize_bodies_get_problem_details
         .unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn a_retried_checkout_of_the_cart_returns_the_first_order() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let rug = app.catalog.add("rug", 9900, 10);
+    let t = Some(app.ada.token.as_str());
+    let add = "mutation($p: ID!) { addToCart(productId: $p, quantity: 2) { itemCount } }";
+    app.gql.query(add, json!({"p": lamp}), t).await;
+    let vars = json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa"}, "key": "cart-1"});
+    let first = app.gql.query(PLACE_ORDER, vars.clone(), t).await;
+    // The response was lost; the client retries with the same key and an
+    // empty cart.
+    let again = app.gql.query(PLACE_ORDER, vars.clone(), t).await;
+    assert_eq!(order_id(&first), order_id(&again), "{again}");
+    // ... or after putting something else in the cart meanwhile.
+    app.gql.query(add, json!({"p": rug}), t).await;
+    let third = app.gql.query(PLACE_ORDER, vars, t).await;
+    assert_eq!(order_id(&first), order_id(&third), "{third}");
+    let res = app
+        .gql
+        .query("{ myCart { itemCount } }", json!({}), t)
+        .await;
+    assert_eq!(
+        res["data"]["myCart"]["itemCount"], 2,
+        "the rug stays: {res}"
+    );
+
+    // The same over REST.
+    let http = reqwest::Client::new();
+    let body = json!({
+        "shipping_address": {"name": "Ada", "line1": "1 Loop", "city": "London", "postal_code": "N1", "country": "GB"},
+        "payment_token": "tok_visa",
+    });
+    let post = || {
+        http.post(format!("{}/api/v1/orders", app.base_url))
+            .bearer_auth(&app.ada.token)
+            .header("Idempotency-Key", "rest-cart-1")
+            .json(&body)
+            .send()
+    };
+    let res = post().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(created["items"][0]["product_id"], rug.to_string());
+    let res = post().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let again: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(created["id"], again["id"], "{again}");
+}
+
+#[tokio::test]
+async fn rest_quantities_that_would_overflow_are_refused_as_problems() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let http = reqwest::Client::new();
+    for items in [
+        json!([{"product_id": lamp, "quantity": 1}, {"product_id": lamp, "quantity": i64::MAX}]),
+        json!([{"product_id": lamp, "quantity": i64::MAX}, {"product_id": lamp, "quantity": i64::MAX}]),
+        json!([{"product_id": lamp, "quantity": 50}, {"product_id": lamp, "quantity": i64::MIN}]),
+        json!([{"product_id": lamp, "quantity": 4_294_967_297_i64}]),
+    ] {
+        let res = http
+            .post(format!("{}/api/v1/orders", app.base_url))
+            .bearer_auth(&app.ada.token)
+            .header("Idempotency-Key", Uuid::now_v7().to_string())
+            .json(&json!({
+                "shipping_address": {"name": "Ada", "line1": "1 Loop", "city": "London", "postal_code": "N1", "country": "GB"},
+                "payment_token": "tok_visa",
+                "items": items,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{items}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let problem: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "BAD_USER_INPUT", "{problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_line_that_cannot_be_bought_is_named() {
+    let app = spawn_app().await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let gone = app.catalog.add("gone", 100, 10);
+    let t = Some(app.ada.token.as_str());
+    for p in [lamp, gone] {
+        app.gql
+            .query(
+                "mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { itemCount } }",
+                json!({"p": p}),
+                t,
+            )
+            .await;
+    }
+    // Archived after it went into the cart.
+    app.catalog.archive(gone);
+    let res = app
+        .gql
+        .query(PLACE_ORDER, json!({"input": {"shippingAddress": address(), "paymentToken": "tok_visa"}, "key": "k"}), t)
+        .await;
+    assert_eq!(
+        first_error_code(&res).as_deref(),
+        Some("NOT_FOUND"),
+        "{res}"
+    );
+    let message = res["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("line 2 (product {gone})")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_with_too_many_open_unpaid_orders_cannot_place_another() {
+    let mut config = test_config();
+    config.max_open_orders = 2;
+    let app = spawn_app_with(config).await;
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let first = order_id(&place(&app, &app.ada, &[(lamp, 1)], "o1").await);
+    place(&app, &app.ada, &[(lamp, 1)], "o2").await;
+    let res = place(&app, &app.ada, &[(lamp, 1)], "o3").await;
+    assert_eq!(first_error_code(&res).as_deref(), Some("CONFLICT"), "{res}");
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many open orders"),
+        "{res}"
+    );
+    // A retry of an order already placed is not a new order.
+    let again = place(&app, &app.ada, &[(lamp, 1)], "o1").await;
+    assert_eq!(order_id(&again), first);
+    // REST says the same, as a problem.
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/orders", app.base_url))
+        .bearer_auth(&app.ada.token)
+        .header("Idempotency-Key", "o3-rest")
+        .json(&json!({
+            "shipping_address": {"name": "Ada", "line1": "1 Loop", "city": "London", "postal_code": "N1", "country": "GB"},
+            "payment_token": "tok_visa",
+            "items": [{"product_id": lamp, "quantity": 1}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    // Other customers are not affected; cancelling one frees a place.
+    let bob = user(Role::Customer);
+    order_id(&place(&app, &bob, &[(lamp, 1)], "o1").await);
+    app.orders
+        .cancel_order(&app.ada.viewer, &first.to_string(), None)
+        .await
+        .unwrap();
+    order_id(&place(&app, &app.ada, &[(lamp, 1)], "o4").await);
 }

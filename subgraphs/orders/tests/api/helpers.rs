@@ -36,6 +36,12 @@ impl FixedCatalog {
             .insert(id, (name.to_string(), price, available));
         id
     }
+
+    /// Takes a product off sale (the quote then says `NOT_FOUND`, like an
+    /// archived product).
+    pub fn archive(&self, id: Uuid) {
+        self.products.lock().unwrap().remove(&id);
+    }
 }
 
 #[async_trait]

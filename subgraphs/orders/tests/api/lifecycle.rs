@@ -23,6 +23,7 @@ async fn drive(app: &TestApp, id: Uuid, triggers: &[Trigger]) {
         let ctx = ChangeContext {
             reason: Some(format!("{t:?}")),
             payment_id: Some(Uuid::now_v7()),
+            ..ChangeContext::default()
         };
         app.orders.apply(id, *t, ctx, None).await.unwrap();
     }

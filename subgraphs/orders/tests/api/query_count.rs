@@ -7,11 +7,14 @@ use platform::testing::QueryCounter;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{order_id, place, spawn_app};
+use crate::helpers::{order_id, place, spawn_app_with, test_config};
 
 #[tokio::test]
 async fn orders_with_items_and_history_cost_a_constant_number_of_queries() {
-    let app = spawn_app().await;
+    // A hundred unpaid orders of one customer: far above the usual cap.
+    let mut config = test_config();
+    config.max_open_orders = 1000;
+    let app = spawn_app_with(config).await;
     let lamp = app.catalog.add("lamp", 2500, 1000);
     let rug = app.catalog.add("rug", 900, 1000);
     let mut ids = Vec::new();

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use events::catalogue::{
-    OrderCancelled, OrderPaid, OrderPlaced, PaymentFailed, PaymentRequested, PaymentSucceeded,
-    RejectedLine, ReservedLine, StockRejected, StockReserved,
+    OrderCancelled, OrderPaid, OrderPlaced, PaymentFailed, PaymentRefunded, PaymentRequested,
+    PaymentSucceeded, RejectedLine, ReservedLine, StockRejected, StockReserved,
 };
 use events::testing::TestBus;
 use orders::domain::OrderStatus;
@@ -311,4 +311,131 @@ async fn the_correlation_id_of_a_request_travels_with_its_events() {
         .expect("payment.requested");
     assert_eq!(requested.correlation_id.as_deref(), Some("corr-42"));
     assert_eq!(requested.causation_id, Some(reserved.id));
+}
+
+/// An order of two lamps (5000) taken to PAID through the bus.
+async fn paid_order(app: &TestApp, bus: &TestBus, key: &str) -> Uuid {
+    let lamp = app.catalog.add("lamp", 2500, 10);
+    let id = order_id(&place(app, &app.ada, &[(lamp, 2)], key).await);
+    bus.publish(
+        "products",
+        StockReserved {
+            order_id: id,
+            lines: vec![ReservedLine {
+                product_id: lamp,
+                quantity: 2,
+                unit_price: Money::new(2500, Currency::EUR),
+            }],
+            expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
+        },
+    )
+    .await;
+    wait_for(app, id, OrderStatus::AwaitingPayment).await;
+    bus.publish(
+        "payments",
+        PaymentSucceeded {
+            order_id: id,
+            payment_id: Uuid::now_v7(),
+            amount: Money::new(5000, Currency::EUR),
+        },
+    )
+    .await;
+    wait_for(app, id, OrderStatus::Paid).await;
+    id
+}
+
+async fn refunded(bus: &TestBus, id: Uuid, amount: i64) {
+    bus.publish(
+        "payments",
+        PaymentRefunded {
+            order_id: id,
+            payment_id: Uuid::now_v7(),
+            amount: Money::new(amount, Currency::EUR),
+        },
+    )
+    .await;
+}
+
+const SHIP: &str = "mutation($id: ID!) { shipOrder(id: $id) { status } }";
+
+#[tokio::test]
+async fn an_admin_refund_moves_a_paid_order_and_a_refunded_order_is_never_shipped() {
+    let (app, bus) = saga().await;
+    let id = paid_order(&app, &bus, "k").await;
+    refunded(&bus, id, 1000).await;
+    wait_for(&app, id, OrderStatus::PartiallyRefunded).await;
+    let res = app
+        .gql
+        .query(
+            "query($id: ID!) { order(id: $id) { status } }",
+            serde_json::json!({"id": id}),
+            Some(&app.ada.token),
+        )
+        .await;
+    assert_eq!(
+        res["data"]["order"]["status"], "PARTIALLY_REFUNDED",
+        "{res}"
+    );
+    // The rest of it: the order is over, and the sold stock comes back.
+    refunded(&bus, id, 4000).await;
+    wait_for(&app, id, OrderStatus::Refunded).await;
+    let res = app
+        .gql
+        .query(SHIP, serde_json::json!({"id": id}), Some(&app.admin.token))
+        .await;
+    assert_eq!(
+        platform::testing::first_error_code(&res).as_deref(),
+        Some("CONFLICT"),
+        "{res}"
+    );
+    let mut restock = None;
+    while let Some(e) = bus.next_for("products", Duration::from_secs(2)).await {
+        if let Ok(c) = e.decode::<OrderCancelled>() {
+            restock = Some((c.payload.refund, c.payload.restock, c.payload.items.len()));
+        }
+    }
+    assert_eq!(
+        restock,
+        Some((false, true, 1)),
+        "products restocks, payments refunds nothing more"
+    );
+
+    // A partially refunded order may still be shipped.
+    let other = paid_order(&app, &bus, "k2").await;
+    refunded(&bus, other, 500).await;
+    wait_for(&app, other, OrderStatus::PartiallyRefunded).await;
+    let res = app
+        .gql
+        .query(
+            SHIP,
+            serde_json::json!({"id": other}),
+            Some(&app.admin.token),
+        )
+        .await;
+    assert_eq!(res["data"]["shipOrder"]["status"], "SHIPPED", "{res}");
+}
+
+#[tokio::test]
+async fn a_cancelled_paid_order_ends_refunded_even_when_the_refund_is_announced_twice() {
+    let (app, bus) = saga().await;
+    let id = paid_order(&app, &bus, "k").await;
+    // An admin refunds everything while the customer cancels: both reach
+    // payments, which announces the (already) full refund twice.
+    app.orders
+        .cancel_order(&app.ada.viewer, &id.to_string(), None)
+        .await
+        .unwrap();
+    wait_for(&app, id, OrderStatus::RefundPending).await;
+    refunded(&bus, id, 5000).await;
+    wait_for(&app, id, OrderStatus::Refunded).await;
+    refunded(&bus, id, 5000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status_of(&app, id).await, OrderStatus::Refunded);
+    let refunded_amount: i64 =
+        sqlx::query_scalar("SELECT refunded_amount FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(app.orders.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(refunded_amount, 5000, "never more than the total");
 }

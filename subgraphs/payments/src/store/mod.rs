@@ -85,6 +85,8 @@ pub enum Settlement {
         /// Why.
         reason: String,
     },
+    /// Nothing to charge (a free order): succeeded without the provider.
+    NothingToCharge,
 }
 
 /// Payments in PostgreSQL.
@@ -130,6 +132,39 @@ impl PaymentStore {
         .fetch_one(&self.pool)
         .await?;
         row.try_into()
+    }
+
+    /// Counts an attempt to charge a payment at the provider; returns how many
+    /// attempts there were before this one (more than 0: a charge may be in
+    /// doubt).
+    pub async fn begin_charge_attempt(&self, payment_id: Uuid) -> Result<i32> {
+        Ok(sqlx::query_scalar(
+            "UPDATE payments SET charge_attempts = charge_attempts + 1, updated_at = now()
+             WHERE id = $1 RETURNING charge_attempts - 1",
+        )
+        .bind(payment_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Pending payments already sent to the provider and untouched for
+    /// `older_than` (charges in doubt), oldest first, at most `limit`.
+    pub async fn payments_in_doubt(
+        &self,
+        older_than: std::time::Duration,
+        limit: i64,
+    ) -> Result<Vec<Payment>> {
+        let rows: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments
+             WHERE status = 'PENDING' AND charge_attempts > 0
+               AND updated_at < now() - make_interval(secs => $1)
+             ORDER BY updated_at LIMIT $2"
+        ))
+        .bind(older_than.as_secs_f64())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        payments(rows)
     }
 
     /// Whether the order was cancelled.
@@ -206,6 +241,7 @@ pub async fn settle(
             Some(reference.as_str()),
         ),
         Settlement::Failed { reason } => ("FAILED", None, None, Some(reason.as_str()), None),
+        Settlement::NothingToCharge => ("SUCCEEDED", None, None, None, None),
     };
     let row: Option<PaymentRow> = sqlx::query_as(&format!(
         "UPDATE payments SET status = $2, card_brand = $3, card_last4 = $4, failure_reason = $5,
@@ -248,21 +284,26 @@ pub async fn lock_payment_of_order(
     row.map(Payment::try_from).transpose()
 }
 
-/// Records a refund and the payment's new refunded total and status.
+/// Records a refund (with the provider's reference) and the payment's new
+/// refunded total and status.
 pub async fn record_refund(
     conn: &mut PgConnection,
     payment_id: Uuid,
     amount: i64,
     reason: &str,
     status_after: PaymentStatus,
+    provider_reference: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO refunds (id, payment_id, amount, reason) VALUES ($1, $2, $3, $4)")
-        .bind(Uuid::now_v7())
-        .bind(payment_id)
-        .bind(amount)
-        .bind(reason)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO refunds (id, payment_id, amount, reason, provider_reference) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(payment_id)
+    .bind(amount)
+    .bind(reason)
+    .bind(provider_reference)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query(
         "UPDATE payments SET refunded_amount = refunded_amount + $2, status = $3, updated_at = now()
          WHERE id = $1",

@@ -87,13 +87,114 @@ async fn a_provider_that_fails_or_hangs_leaves_the_payment_pending_for_a_retry()
 }
 
 #[tokio::test]
-async fn a_zero_or_negative_charge_is_refused() {
+async fn a_free_order_succeeds_without_the_provider_and_a_negative_charge_is_refused() {
     let app = spawn_app().await;
-    let err = app
+    let free = app
         .payments
         .charge(&charge_request(Uuid::now_v7(), 0, "tok_visa"), None)
+        .await
+        .unwrap();
+    assert_eq!(free.status, PaymentStatus::Succeeded);
+    assert!(free.card.is_none());
+    assert_eq!(
+        app.provider.calls.load(Ordering::SeqCst),
+        0,
+        "nothing charged"
+    );
+    let announced: Vec<String> = sqlx::query_scalar("SELECT routing_key FROM outbox ORDER BY seq")
+        .fetch_all(app.payments.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(announced, vec!["payment.succeeded"]);
+    let err = app
+        .payments
+        .charge(&charge_request(Uuid::now_v7(), -1, "tok_visa"), None)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "BAD_USER_INPUT");
     let _ = user(Role::Customer);
+}
+
+#[tokio::test]
+async fn a_charge_that_timed_out_is_looked_up_on_the_next_attempt_not_charged_twice() {
+    let app = spawn_app().await;
+    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
+    let err = app.payments.charge(&request, None).await.unwrap_err();
+    assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
+    // The provider took the money although it never said so: the retry asks
+    // before it charges, and settles on the provider's record.
+    let retried = app.payments.charge(&request, None).await.unwrap();
+    assert_eq!(retried.status, PaymentStatus::Succeeded);
+    assert_eq!(app.provider.calls.load(Ordering::SeqCst), 1, "charged once");
+    assert_eq!(app.provider.lookups.load(Ordering::SeqCst), 1);
+    // A first attempt does not need a lookup.
+    app.payments
+        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
+        .await
+        .unwrap();
+    assert_eq!(app.provider.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_charge_in_doubt_for_a_cancelled_order_settles_on_what_the_provider_did() {
+    let app = spawn_app().await;
+    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
+    assert!(app.payments.charge(&request, None).await.is_err());
+    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1)")
+        .bind(request.order_id)
+        .execute(app.payments.store().pool())
+        .await
+        .unwrap();
+    // Not "failed, order cancelled": the card was charged, so the payment
+    // succeeded (and orders will ask for the refund of a cancelled order).
+    let settled = app.payments.charge(&request, None).await.unwrap();
+    assert_eq!(settled.status, PaymentStatus::Succeeded);
+    // A cancelled order whose charge never reached the provider fails.
+    app.provider.failures_left.store(1, Ordering::SeqCst);
+    let flaky = charge_request(Uuid::now_v7(), 1000, "tok_visa");
+    assert!(app.payments.charge(&flaky, None).await.is_err());
+    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1)")
+        .bind(flaky.order_id)
+        .execute(app.payments.store().pool())
+        .await
+        .unwrap();
+    let failed = app.payments.charge(&flaky, None).await.unwrap();
+    assert_eq!(failed.failure_reason.as_deref(), Some("order_cancelled"));
+}
+
+#[tokio::test]
+async fn the_sweeper_settles_charges_in_doubt_and_announces_them() {
+    let app = spawn_app().await;
+    let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
+    assert!(app.payments.charge(&request, None).await.is_err());
+    let settled = app
+        .payments
+        .reconcile_in_doubt(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    let payment = app
+        .payments
+        .store()
+        .payments_by_order_ids(&[request.order_id])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    let announced: Vec<String> = sqlx::query_scalar("SELECT routing_key FROM outbox ORDER BY seq")
+        .fetch_all(app.payments.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(announced, vec!["payment.succeeded"]);
+    assert_eq!(app.provider.calls.load(Ordering::SeqCst), 1);
+    // A plain timeout charged nothing: the sweeper leaves it to the retry.
+    let hung = charge_request(Uuid::now_v7(), 1000, "tok_timeout");
+    assert!(app.payments.charge(&hung, None).await.is_err());
+    let settled = app
+        .payments
+        .reconcile_in_doubt(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(settled, 0);
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use payments::config::Config;
 use payments::payments::{ChargeRequest, Payments};
-use payments::provider::{CardProvider, ChargeOutcome, ProviderUnavailable, SimulatedProvider};
+use payments::provider::{
+    CardProvider, ChargeOutcome, ProviderUnavailable, RefundOutcome, SimulatedProvider,
+};
 use payments::startup::Service;
 use payments::store::{PaymentStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner};
@@ -24,6 +26,12 @@ pub struct CountingProvider {
     pub calls: AtomicUsize,
     /// Transient failures still to produce.
     pub failures_left: AtomicUsize,
+    /// Status lookups that reached the provider.
+    pub lookups: AtomicUsize,
+    /// Refunds that reached the provider.
+    pub refunds: AtomicUsize,
+    /// The simulator behind it.
+    pub inner: SimulatedProvider,
 }
 
 #[async_trait]
@@ -42,7 +50,22 @@ impl CardProvider for CountingProvider {
         {
             return Err(ProviderUnavailable("flaky".into()));
         }
-        SimulatedProvider.charge(key, amount, token).await
+        self.inner.charge(key, amount, token).await
+    }
+
+    async fn charge_status(&self, key: Uuid) -> Result<Option<ChargeOutcome>, ProviderUnavailable> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.inner.charge_status(key).await
+    }
+
+    async fn refund(
+        &self,
+        charge_key: Uuid,
+        refund_key: Uuid,
+        amount: Money,
+    ) -> Result<RefundOutcome, ProviderUnavailable> {
+        self.refunds.fetch_add(1, Ordering::SeqCst);
+        self.inner.refund(charge_key, refund_key, amount).await
     }
 }
 
@@ -107,13 +130,16 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let url = config.database_url.clone();
     let timeout = Duration::from_millis(config.provider_timeout_ms);
-    let service = Service::build(config).await.expect("service builds");
+    // The service and the use cases share one provider.
+    let provider = Arc::new(CountingProvider::default());
+    let service = Service::build_with_provider(config, provider.clone())
+        .await
+        .expect("service builds");
     let port = service.port();
     tokio::spawn(service.run(std::future::pending()));
     let pool = platform::db::connect_with(&url, &[&MIGRATOR, &events::MIGRATOR], 10)
         .await
         .expect("pool");
-    let provider = Arc::new(CountingProvider::default());
     TestApp {
         base_url: format!("http://127.0.0.1:{port}"),
         gql: GraphqlClient::local(port),

@@ -1,5 +1,7 @@
 //! Refunds: full, partial, never more than was charged, administrators only.
 
+use std::sync::atomic::Ordering;
+
 use platform::auth::Role;
 use platform::testing::first_error_code;
 use serde_json::json;
@@ -198,4 +200,40 @@ async fn concurrent_refunds_never_exceed_the_amount() {
         .pop()
         .unwrap();
     assert_eq!(after.refunded, 900);
+}
+
+#[tokio::test]
+async fn refunds_go_through_the_card_provider() {
+    let app = spawn_app().await;
+    let p = app
+        .payments
+        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
+        .await
+        .unwrap();
+    let res = app
+        .gql
+        .query(
+            REFUND,
+            json!({"id": p.id, "amount": 400, "reason": "damaged"}),
+            Some(&app.admin.token),
+        )
+        .await;
+    assert_eq!(
+        res["data"]["refundPayment"]["status"], "PARTIALLY_REFUNDED",
+        "{res}"
+    );
+    assert_eq!(app.provider.refunds.load(Ordering::SeqCst), 1);
+    let references: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT provider_reference FROM refunds WHERE payment_id = $1")
+            .bind(p.id)
+            .fetch_all(app.payments.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(references.len(), 1);
+    assert!(
+        references[0]
+            .as_deref()
+            .is_some_and(|r| r.starts_with("sim_re_")),
+        "{references:?}"
+    );
 }

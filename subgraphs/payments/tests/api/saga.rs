@@ -142,3 +142,93 @@ async fn a_cancelled_paid_order_is_refunded_and_an_order_cancelled_first_is_neve
         .expect("failed");
     assert_eq!(failed.payload.reason, "order_cancelled");
 }
+
+#[tokio::test]
+async fn cancelling_an_order_whose_payment_was_refunded_in_full_still_announces_the_refund() {
+    let (app, bus) = saga().await;
+    let req = request("tok_visa");
+    bus.publish("orders", req.clone()).await;
+    let paid = bus
+        .next_for("orders", WAIT)
+        .await
+        .expect("answer")
+        .decode::<PaymentSucceeded>()
+        .expect("succeeded");
+    // An administrator refunds everything...
+    let res = app
+        .gql
+        .query(
+            "mutation($id: ID!) { refundPayment(paymentId: $id, reason: \"goodwill\") { status } }",
+            serde_json::json!({"id": paid.payload.payment_id}),
+            Some(&app.admin.token),
+        )
+        .await;
+    assert_eq!(res["data"]["refundPayment"]["status"], "REFUNDED", "{res}");
+    let first = bus
+        .next_for("orders", WAIT)
+        .await
+        .expect("answer")
+        .decode::<PaymentRefunded>()
+        .expect("refunded");
+    assert_eq!(first.payload.amount.amount, 4200);
+    // ... then the customer cancels: nothing is left to refund, but orders
+    // (waiting in REFUND_PENDING) hears that the payment is refunded.
+    bus.publish(
+        "orders",
+        OrderCancelled {
+            order_id: req.order_id,
+            reason: "customer asked".into(),
+            refund: true,
+            restock: true,
+            items: vec![],
+        },
+    )
+    .await;
+    let again = bus
+        .next_for("orders", WAIT)
+        .await
+        .expect("payment.refunded announced again")
+        .decode::<PaymentRefunded>()
+        .expect("refunded");
+    assert_eq!(
+        (again.payload.order_id, again.payload.amount.amount),
+        (req.order_id, 4200)
+    );
+}
+
+#[tokio::test]
+async fn a_free_order_is_paid_without_a_charge_and_its_cancellation_settles() {
+    let (app, bus) = saga().await;
+    let mut req = request("tok_visa");
+    req.amount = Money::new(0, Currency::EUR);
+    bus.publish("orders", req.clone()).await;
+    let ok = bus
+        .next_for("orders", WAIT)
+        .await
+        .expect("answered, not dead-lettered")
+        .decode::<PaymentSucceeded>()
+        .expect("payment.succeeded");
+    assert_eq!(ok.payload.amount.amount, 0);
+    assert_eq!(
+        app.provider.calls.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    bus.publish(
+        "orders",
+        OrderCancelled {
+            order_id: req.order_id,
+            reason: "changed my mind".into(),
+            refund: true,
+            restock: true,
+            items: vec![],
+        },
+    )
+    .await;
+    let refunded = bus
+        .next_for("orders", WAIT)
+        .await
+        .expect("answer")
+        .decode::<PaymentRefunded>()
+        .expect("payment.refunded");
+    assert_eq!(refunded.payload.amount.amount, 0);
+}

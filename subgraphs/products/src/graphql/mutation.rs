@@ -69,16 +69,43 @@ impl Mutation {
     }
 
     /// Sets the units on hand (admin). Below the reserved units is `CONFLICT`.
+    /// With `expectedStockOnHand` (the `stockOnHand` the admin read), it is
+    /// set only if that is still the level, else `CONFLICT`: a sale happened
+    /// meanwhile. `adjustStock` avoids the read altogether.
     async fn set_stock(
         &self,
         ctx: &Context<'_>,
         product_id: ID,
         quantity: i32,
+        expected_stock_on_hand: Option<i32>,
     ) -> Result<ProductNode> {
         admin(ctx).extend()?;
         let product = ctx
             .data::<Catalog>()?
-            .set_stock(&product_id, i64::from(quantity))
+            .set_stock(
+                &product_id,
+                i64::from(quantity),
+                expected_stock_on_hand.map(i64::from),
+            )
+            .await
+            .extend()?;
+        Ok(ProductNode(product))
+    }
+
+    /// Changes the units on hand by `delta` (admin): positive for goods
+    /// received, negative for breakage or loss. Relative to the current level,
+    /// so concurrent sales are kept. A result below the reserved units (or
+    /// below 0) is `CONFLICT`; a `delta` of 0 is `BAD_USER_INPUT`.
+    async fn adjust_stock(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        delta: i32,
+    ) -> Result<ProductNode> {
+        admin(ctx).extend()?;
+        let product = ctx
+            .data::<Catalog>()?
+            .adjust_stock(&product_id, i64::from(delta))
             .await
             .extend()?;
         Ok(ProductNode(product))

@@ -101,6 +101,21 @@ impl ProductNode {
         self.0.available_quantity()
     }
 
+    /// Units in the warehouse, reserved ones included (administrators, null
+    /// with `FORBIDDEN` for others; pass it to `setStock` as
+    /// `expectedStockOnHand`).
+    async fn stock_on_hand(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        platform::auth::admin(ctx).extend()?;
+        Ok(Some(self.0.stock_on_hand))
+    }
+
+    /// Units held for unpaid orders (administrators, null with `FORBIDDEN`
+    /// for others).
+    async fn reserved_quantity(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        platform::auth::admin(ctx).extend()?;
+        Ok(Some(self.0.reserved))
+    }
+
     /// Archived products are no longer sold or listed.
     async fn archived(&self) -> bool {
         self.0.archived

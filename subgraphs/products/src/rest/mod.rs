@@ -9,17 +9,24 @@
 //! - `GET /api/v1/products/{id}` → `200 Product` (archived ones too) or 404.
 //! - `GET /api/v1/categories` → `200 {"items": [Category]}`.
 //! - `POST /api/v1/products/quote` → see [`quote`].
+//! - `PUT /api/v1/products/{id}/stock` `{"quantity", "expected_stock_on_hand"?}`
+//!   and `POST /api/v1/products/{id}/stock/adjustments` `{"delta"}` (administrators,
+//!   Bearer token) → `200 Stock`; see [`admin_routes`].
 //!
 //! A `Product` is `{"id", "sku", "name", "description", "price": {"amount",
 //! "currency"}, "category_id", "images": [url], "attributes": [{"name",
 //! "value"}], "available_quantity", "archived", "created_at", "updated_at"}`; a
 //! `Category` is `{"id", "name", "slug", "description"}`.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+use axum::http::HeaderMap;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use platform::auth::{Auth, JwtVerifier};
 use platform::http::JsonBody;
 use platform::pagination::encode_cursor;
 use platform::{Error, Money, Result};
@@ -331,9 +338,19 @@ pub async fn quote(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Shop products", description = "The catalogue"),
-    paths(list_products, get_product, list_categories, quote),
+    paths(
+        list_products,
+        get_product,
+        list_categories,
+        quote,
+        set_stock,
+        adjust_stock
+    ),
     components(schemas(
         ProductJson,
+        StockJson,
+        SetStockBody,
+        AdjustStockBody,
         ProductList,
         CategoryJson,
         CategoryList,
@@ -346,3 +363,108 @@ pub async fn quote(
     ))
 )]
 pub struct ApiDoc;
+
+#[derive(Clone)]
+struct AdminState {
+    catalog: Catalog,
+    verifier: Arc<JwtVerifier>,
+}
+
+/// The administrators' REST routes (Bearer token of an admin): stock changes.
+pub fn admin_routes(catalog: Catalog, verifier: Arc<JwtVerifier>) -> Router {
+    Router::new()
+        .route("/api/v1/products/{id}/stock", put(set_stock))
+        .route(
+            "/api/v1/products/{id}/stock/adjustments",
+            post(adjust_stock),
+        )
+        .with_state(AdminState { catalog, verifier })
+}
+
+/// A product's stock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct StockJson {
+    /// The product.
+    pub product_id: Uuid,
+    /// Units in the warehouse, reserved ones included.
+    pub stock_on_hand: i32,
+    /// Units held for unpaid orders.
+    pub reserved: i32,
+    /// Units that can be ordered now.
+    pub available_quantity: i32,
+}
+
+impl From<&Product> for StockJson {
+    fn from(p: &Product) -> Self {
+        StockJson {
+            product_id: p.id,
+            stock_on_hand: p.stock_on_hand,
+            reserved: p.reserved,
+            available_quantity: p.available_quantity(),
+        }
+    }
+}
+
+/// The body of `PUT /api/v1/products/{id}/stock`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStockBody {
+    /// The new units on hand.
+    pub quantity: i64,
+    /// Set only if the units on hand are this now (else `409`).
+    pub expected_stock_on_hand: Option<i64>,
+}
+
+/// The body of `POST /api/v1/products/{id}/stock/adjustments`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustStockBody {
+    /// Units to add (negative: remove), not 0.
+    pub delta: i64,
+}
+
+/// Sets a product's units on hand (administrators), optionally only if they
+/// are `expected_stock_on_hand` now.
+#[utoipa::path(put, path = "/api/v1/products/{id}/stock", tag = "admin",
+    params(("id" = String, Path, description = "Product id")), request_body = SetStockBody,
+    responses((status = 200, body = StockJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
+async fn set_stock(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SetStockBody>,
+) -> Result<Json<StockJson>> {
+    Auth::from_headers(&headers, &state.verifier).admin()?;
+    let product = state
+        .catalog
+        .set_stock(&id, body.quantity, body.expected_stock_on_hand)
+        .await?;
+    Ok(Json(StockJson::from(&product)))
+}
+
+/// Changes a product's units on hand by `delta` (administrators).
+#[utoipa::path(post, path = "/api/v1/products/{id}/stock/adjustments", tag = "admin",
+    params(("id" = String, Path, description = "Product id")), request_body = AdjustStockBody,
+    responses((status = 200, body = StockJson),
+        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
+async fn adjust_stock(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AdjustStockBody>,
+) -> Result<Json<StockJson>> {
+    Auth::from_headers(&headers, &state.verifier).admin()?;
+    let product = state.catalog.adjust_stock(&id, body.delta).await?;
+    Ok(Json(StockJson::from(&product)))
+}

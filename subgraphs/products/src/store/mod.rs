@@ -9,6 +9,9 @@ mod mongo_stock;
 pub mod postgres;
 mod postgres_stock;
 
+/// The most units of a product on hand (as [`crate::domain::StockLevel`] allows).
+pub const MAX_STOCK: i32 = 1_000_000_000;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use platform::Result;
@@ -65,6 +68,23 @@ pub trait CatalogStore: Send + Sync {
     /// (checked and written in one atomic conditional update).
     async fn set_stock(&self, id: Uuid, on_hand: StockLevel, now: DateTime<Utc>)
         -> Result<Product>;
+
+    /// Sets the stock on hand only if it is `expected` now; another level is
+    /// `CONFLICT` (the caller read a stale level), as is a level below what is
+    /// reserved. One atomic conditional update.
+    async fn set_stock_if(
+        &self,
+        id: Uuid,
+        on_hand: StockLevel,
+        expected: StockLevel,
+        now: DateTime<Utc>,
+    ) -> Result<Product>;
+
+    /// Adds `delta` (negative: removes) to the stock on hand, relative to
+    /// whatever it is now; a result below what is reserved, below 0 or above
+    /// [`MAX_STOCK`] is `CONFLICT`. One atomic
+    /// conditional update.
+    async fn adjust_stock(&self, id: Uuid, delta: i32, now: DateTime<Utc>) -> Result<Product>;
 
     /// The products with these ids, archived or not (in any order; unknown ids
     /// are skipped), in one query.

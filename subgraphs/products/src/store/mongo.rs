@@ -498,6 +498,79 @@ impl CatalogStore for MongoCatalogStore {
         }
     }
 
+    async fn set_stock_if(
+        &self,
+        id: Uuid,
+        on_hand: StockLevel,
+        expected: StockLevel,
+        now: DateTime<Utc>,
+    ) -> Result<Product> {
+        let updated = self
+            .products
+            .find_one_and_update(
+                doc! {
+                    "_id": id.to_string(),
+                    "reserved": { "$lte": on_hand.get() },
+                    "stock_on_hand": expected.get(),
+                },
+                doc! { "$set": { "stock_on_hand": on_hand.get(), "updated_at": bson_date(now) } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(internal)?;
+        match updated {
+            Some(d) => d.try_into(),
+            None => match self.find_product(id).await? {
+                Some(p) if p.stock_on_hand != expected.get() => Err(Error::conflict(format!(
+                    "the stock on hand of product {id} is {}, not the expected {}: read it again",
+                    p.stock_on_hand,
+                    expected.get()
+                ))),
+                Some(p) => Err(Error::conflict(format!(
+                    "cannot set the stock of product {id} to {}: {} units are reserved",
+                    on_hand.get(),
+                    p.reserved
+                ))),
+                None => Err(Error::not_found("product", id)),
+            },
+        }
+    }
+
+    async fn adjust_stock(&self, id: Uuid, delta: i32, now: DateTime<Utc>) -> Result<Product> {
+        let after = doc! { "$add": ["$stock_on_hand", i64::from(delta)] };
+        let updated = self
+            .products
+            .find_one_and_update(
+                doc! {
+                    "_id": id.to_string(),
+                    "$expr": { "$and": [
+                        { "$gte": [after.clone(), "$reserved"] },
+                        { "$gte": [after.clone(), 0_i64] },
+                        { "$lte": [after, i64::from(super::MAX_STOCK)] },
+                    ] },
+                },
+                doc! {
+                    "$inc": { "stock_on_hand": delta },
+                    "$set": { "updated_at": bson_date(now) },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(internal)?;
+        match updated {
+            Some(d) => d.try_into(),
+            None => match self.find_product(id).await? {
+                Some(p) => Err(super::postgres::adjust_conflict(
+                    id,
+                    delta,
+                    p.stock_on_hand,
+                    p.reserved,
+                )),
+                None => Err(Error::not_found("product", id)),
+            },
+        }
+    }
+
     async fn products_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Product>> {
         let docs: Vec<ProductDoc> = self
             .products

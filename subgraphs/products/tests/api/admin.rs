@@ -248,3 +248,109 @@ async fn changing_what_does_not_exist_is_not_found() {
         assert_eq!(code(&res), "NOT_FOUND", "{mutation}");
     }
 }
+
+const ADJUST: &str = "mutation($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d) { stockOnHand reservedQuantity availableQuantity } }";
+const SET_STOCK_IF: &str = "mutation($id: ID!, $q: Int!, $e: Int) { setStock(productId: $id, quantity: $q, expectedStockOnHand: $e) { stockOnHand availableQuantity } }";
+const STOCK: &str = "query($id: ID!) { product(id: $id) { stockOnHand } }";
+
+#[tokio::test]
+async fn a_stock_change_made_on_a_stale_read_conflicts_and_adjustments_keep_concurrent_sales() {
+    let (app, _, id) = app_with_product().await;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    // The admin reads 5 on hand ...
+    let res = app.as_admin(STOCK, json!({"id": id})).await;
+    assert_eq!(res["data"]["product"]["stockOnHand"], 5, "{res}");
+    // ... a sale of 2 commits meanwhile ...
+    app.store
+        .set_stock(
+            uuid,
+            products::domain::StockLevel::parse(3).unwrap(),
+            products::domain::now(),
+        )
+        .await
+        .unwrap();
+    // ... so "5 + 10 received = 15" based on the stale read is refused.
+    let res = app
+        .as_admin(SET_STOCK_IF, json!({"id": id, "q": 15, "e": 5}))
+        .await;
+    assert_eq!(code(&res), "CONFLICT");
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is 3"),
+        "{res}"
+    );
+    let res = app
+        .as_admin(SET_STOCK_IF, json!({"id": id, "q": 13, "e": 3}))
+        .await;
+    assert_eq!(res["data"]["setStock"]["stockOnHand"], 13, "{res}");
+    // Relative changes need no read: ten concurrent deliveries of one unit all count.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let gql = app.gql.clone();
+        let token = app.admin_token.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            gql.query(ADJUST, json!({"id": id, "d": 1}), Some(&token))
+                .await
+        }));
+    }
+    for t in tasks {
+        let res = t.await.unwrap();
+        assert!(res["errors"].is_null(), "{res}");
+    }
+    let res = app.as_admin(STOCK, json!({"id": id})).await;
+    assert_eq!(res["data"]["product"]["stockOnHand"], 23, "{res}");
+    let res = app.as_admin(ADJUST, json!({"id": id, "d": -3})).await;
+    assert_eq!(res["data"]["adjustStock"]["stockOnHand"], 20, "{res}");
+}
+
+#[tokio::test]
+async fn adjusting_stock_below_what_is_reserved_or_by_nothing_is_refused() {
+    let (app, _, id) = app_with_product().await;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    let mut reserved = app.store.products_by_ids(&[uuid]).await.unwrap().remove(0);
+    reserved.id = uuid::Uuid::now_v7();
+    reserved.sku = "LAMP-0009".into();
+    reserved.stock_on_hand = 10;
+    reserved.reserved = 6;
+    app.store.insert_product(&reserved).await.unwrap();
+    let res = app
+        .as_admin(ADJUST, json!({"id": reserved.id, "d": -5}))
+        .await;
+    assert_eq!(code(&res), "CONFLICT");
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("6 reserved"),
+        "{res}"
+    );
+    let res = app.as_admin(ADJUST, json!({"id": id, "d": -6})).await;
+    assert_eq!(code(&res), "CONFLICT", "below zero: {res}");
+    let res = app
+        .as_admin(ADJUST, json!({"id": reserved.id, "d": -4}))
+        .await;
+    assert_eq!(
+        res["data"]["adjustStock"],
+        json!({"stockOnHand": 6, "reservedQuantity": 6, "availableQuantity": 0}),
+        "{res}"
+    );
+    let res = app.as_admin(ADJUST, json!({"id": id, "d": 0})).await;
+    assert_eq!(code(&res), "BAD_USER_INPUT");
+    let res = app
+        .as_admin(ADJUST, json!({"id": uuid::Uuid::now_v7(), "d": 1}))
+        .await;
+    assert_eq!(code(&res), "NOT_FOUND");
+    let res = app
+        .gql
+        .query(ADJUST, json!({"id": id, "d": 1}), Some(&app.customer_token))
+        .await;
+    assert_eq!(code(&res), "FORBIDDEN");
+    let res = app
+        .gql
+        .query(STOCK, json!({"id": id}), Some(&app.customer_token))
+        .await;
+    assert_eq!(code(&res), "FORBIDDEN", "stock on hand is for admins");
+}

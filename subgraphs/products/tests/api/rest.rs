@@ -239,3 +239,82 @@ async fn wrong_types_and_oversize_bodies_get_problem_details() {
     let (status, _, _) = json_of(app.get("/api/v1/products?first=abc").await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn admins_change_stock_over_rest_with_a_precondition_or_a_delta() {
+    let (app, _, ids) = shop().await;
+    let url = |tail: &str| format!("{}/api/v1/products/{}/stock{tail}", app.base_url, ids[0]);
+    // Stale expectation: 409 problem.
+    let res = app
+        .http
+        .put(url(""))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"quantity": 20, "expected_stock_on_hand": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = app
+        .http
+        .put(url(""))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"quantity": 20, "expected_stock_on_hand": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let stock: Value = res.json().await.unwrap();
+    assert_eq!(stock["stock_on_hand"], 20, "{stock}");
+    let res = app
+        .http
+        .post(url("/adjustments"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"delta": -5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let stock: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            stock["stock_on_hand"].as_i64(),
+            stock["available_quantity"].as_i64()
+        ),
+        (Some(15), Some(15)),
+        "{stock}"
+    );
+    for (delta, status) in [
+        (-16, StatusCode::CONFLICT),
+        (0, StatusCode::BAD_REQUEST),
+        (i64::MAX, StatusCode::BAD_REQUEST),
+    ] {
+        let res = app
+            .http
+            .post(url("/adjustments"))
+            .bearer_auth(&app.admin_token)
+            .json(&json!({"delta": delta}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{delta}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    let res = app
+        .http
+        .post(url("/adjustments"))
+        .json(&json!({"delta": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .http
+        .post(url("/adjustments"))
+        .bearer_auth(&app.customer_token)
+        .json(&json!({"delta": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}

@@ -48,6 +48,18 @@ impl CatalogStore for Unused {
     async fn set_stock(&self, _: Uuid, _: StockLevel, _: DateTime<Utc>) -> Result<Product> {
         unreachable!()
     }
+    async fn set_stock_if(
+        &self,
+        _: Uuid,
+        _: StockLevel,
+        _: StockLevel,
+        _: DateTime<Utc>,
+    ) -> Result<Product> {
+        unreachable!()
+    }
+    async fn adjust_stock(&self, _: Uuid, _: i32, _: DateTime<Utc>) -> Result<Product> {
+        unreachable!()
+    }
     async fn products_by_ids(&self, _: &[Uuid]) -> Result<Vec<Product>> {
         unreachable!()
     }
