@@ -179,6 +179,7 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     let mut users_env = common("users");
     users_env.push(("JWT_PRIVATE_KEY_PEM", keys.private_pem.clone()));
     let mut orders_env = common("orders");
+    orders_env.push(("MAX_OPEN_ORDERS", "1000".to_string()));
     orders_env.push((
         "PRODUCTS_URL",
         format!("http://127.0.0.1:{}", ports["products"]),

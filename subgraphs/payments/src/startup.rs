@@ -72,8 +72,8 @@ impl Service {
             if config.reconcile_every_ms > 0 {
                 let every = Duration::from_millis(config.reconcile_every_ms);
                 let after = Duration::from_millis(config.in_doubt_after_ms);
-                workers.spawn("charge-reconciler", move |token| {
-                    reconcile_charges_in_doubt(payments, every, after, token)
+                workers.spawn("charge-reconciler", move |ctx| {
+                    reconcile_charges_in_doubt(payments.clone(), every, after, ctx.token)
                 });
             }
         }
