@@ -121,12 +121,24 @@ const PLACE_ORDER: &str = "mutation($p: ID!, $q: Int!, $key: String!) {
 /// Places one order like a careful client: on any failure that is not the
 /// client's fault (a timeout, a refused connection, a server error), it
 /// retries with the same idempotency key, for up to 90 s.
-async fn place(http: &reqwest::Client, url: &str, customer: &str, product: &str, quantity: i64) -> Option<Uuid> {
+async fn place(
+    http: &reqwest::Client,
+    url: &str,
+    customer: &str,
+    product: &str,
+    quantity: i64,
+) -> Option<Uuid> {
     let key = Uuid::now_v7().to_string();
-    let body = json!({"query": PLACE_ORDER, "variables": {"p": product, "q": quantity, "key": key}});
+    let body =
+        json!({"query": PLACE_ORDER, "variables": {"p": product, "q": quantity, "key": key}});
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while tokio::time::Instant::now() < deadline {
-        let sent = http.post(url).bearer_auth(customer).json(&body).send().await;
+        let sent = http
+            .post(url)
+            .bearer_auth(customer)
+            .json(&body)
+            .send()
+            .await;
         if let Ok(res) = sent {
             let res: serde_json::Value = res.json().await.unwrap_or_default();
             if let Some(id) = res["data"]["placeOrder"]["id"].as_str() {
@@ -140,6 +152,18 @@ async fn place(http: &reqwest::Client, url: &str, customer: &str, product: &str,
     None
 }
 
+/// `/health/ready`'s status and body.
+async fn ready(http: &reqwest::Client, port: u16) -> (u16, String) {
+    match http
+        .get(format!("http://127.0.0.1:{port}/health/ready"))
+        .send()
+        .await
+    {
+        Ok(res) => (res.status().as_u16(), res.text().await.unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
 fn progress(what: &str) {
     eprintln!("[faults] {what}");
 }
@@ -151,7 +175,9 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     let bus = TestBus::new().await;
     progress("starting proxies");
     let prefix = bus.prefix();
-    let broker = TcpProxy::start("127.0.0.1:5672").await.expect("broker proxy");
+    let broker = TcpProxy::start("127.0.0.1:5672")
+        .await
+        .expect("broker proxy");
     let amqp = format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port());
 
     let names = ["users", "products", "orders", "payments"];
@@ -186,9 +212,17 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     ));
     let mut procs = [
         Process::new("users", ports["users"], env("USERS", &users_env)),
-        Process::new("products", ports["products"], env("PRODUCTS", &common("products"))),
+        Process::new(
+            "products",
+            ports["products"],
+            env("PRODUCTS", &common("products")),
+        ),
         Process::new("orders", ports["orders"], env("ORDERS", &orders_env)),
-        Process::new("payments", ports["payments"], env("PAYMENTS", &common("payments"))),
+        Process::new(
+            "payments",
+            ports["payments"],
+            env("PAYMENTS", &common("payments")),
+        ),
     ];
     for p in procs.iter_mut() {
         progress(&format!("starting {}", p.name));
@@ -207,7 +241,10 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
             Some(&admin),
         )
         .await;
-    let category = res["data"]["createCategory"]["id"].as_str().expect("category").to_string();
+    let category = res["data"]["createCategory"]["id"]
+        .as_str()
+        .expect("category")
+        .to_string();
     let res = products
         .query(
             "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }",
@@ -219,7 +256,10 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
             Some(&admin),
         )
         .await;
-    let product = res["data"]["createProduct"]["id"].as_str().expect("product").to_string();
+    let product = res["data"]["createProduct"]["id"]
+        .as_str()
+        .expect("product")
+        .to_string();
 
     // Customers place orders all along, each through its own task.
     let accepted: Arc<Mutex<Vec<Accepted>>> = Arc::default();
@@ -239,7 +279,10 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
             while !*stop.borrow() {
                 let quantity = 1 + (n + c) % 3;
                 if let Some(id) = place(&http, &url, &customer, &product, quantity).await {
-                    accepted.lock().expect("lock").push(Accepted { id, quantity });
+                    accepted
+                        .lock()
+                        .expect("lock")
+                        .push(Accepted { id, quantity });
                 }
                 n += 1;
                 tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -258,13 +301,29 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     tokio::time::sleep(Duration::from_secs(3)).await;
     progress("broker unreachable");
     broker.cut();
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Every service says it is not ready while it cannot reach the broker.
+    for p in &procs {
+        let (status, body) = ready(&http, p.port).await;
+        assert_eq!(status, 503, "{} ready without a broker: {body}", p.name);
+        assert!(body.contains("broker"), "{}: {body}", p.name);
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
     broker.restore();
     tokio::time::sleep(Duration::from_secs(3)).await;
     progress("products database unreachable");
     proxies["products"].cut();
     tokio::time::sleep(Duration::from_secs(30)).await;
     proxies["products"].restore();
+    let mut back = (0, String::new());
+    for _ in 0..100 {
+        back = ready(&http, ports["products"]).await;
+        if back.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(back.0, 200, "products ready again: {}", back.1);
     tokio::time::sleep(Duration::from_secs(3)).await;
     progress("stop placing");
     stop_placing.send_replace(true);
@@ -272,11 +331,20 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
         p.await.expect("placer");
     }
     let accepted = accepted.lock().expect("lock").clone();
-    assert!(accepted.len() >= 30, "orders kept being accepted: {}", accepted.len());
+    assert!(
+        accepted.len() >= 30,
+        "orders kept being accepted: {}",
+        accepted.len()
+    );
 
-    progress(&format!("{} orders accepted; waiting for them to settle", accepted.len()));
+    progress(&format!(
+        "{} orders accepted; waiting for them to settle",
+        accepted.len()
+    ));
     // Every accepted order settles.
-    let orders_db = sqlx::PgPool::connect(&databases["orders"]).await.expect("orders db");
+    let orders_db = sqlx::PgPool::connect(&databases["orders"])
+        .await
+        .expect("orders db");
     let ids: Vec<Uuid> = accepted.iter().map(|a| a.id).collect();
     let mut statuses: Vec<(Uuid, String)> = Vec::new();
     for _ in 0..240 {
@@ -286,7 +354,9 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
             .await
             .expect("statuses");
         if statuses.len() == ids.len()
-            && statuses.iter().all(|(_, s)| matches!(s.as_str(), "PAID" | "CANCELLED"))
+            && statuses
+                .iter()
+                .all(|(_, s)| matches!(s.as_str(), "PAID" | "CANCELLED"))
         {
             break;
         }
@@ -310,13 +380,16 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     );
 
     // Each paid order was charged exactly once, and nothing was refunded.
-    let payments_db = sqlx::PgPool::connect(&databases["payments"]).await.expect("payments db");
-    let charges: Vec<(Uuid, String, i64)> =
-        sqlx::query_as("SELECT order_id, status, refunded_amount FROM payments WHERE order_id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&payments_db)
-            .await
-            .expect("payments");
+    let payments_db = sqlx::PgPool::connect(&databases["payments"])
+        .await
+        .expect("payments db");
+    let charges: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT order_id, status, refunded_amount FROM payments WHERE order_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&payments_db)
+    .await
+    .expect("payments");
     let mut per_order: HashMap<Uuid, usize> = HashMap::new();
     for (order, status, refunded) in &charges {
         assert_eq!((status.as_str(), *refunded), ("SUCCEEDED", 0), "{order}");
@@ -326,12 +399,15 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     assert!(per_order.values().all(|n| *n == 1));
 
     // The stock is the initial stock less what was sold, and nothing is held.
-    let products_db = sqlx::PgPool::connect(&databases["products"]).await.expect("products db");
-    let (on_hand, reserved): (i64, i64) =
-        sqlx::query_as("SELECT stock_on_hand::bigint, reserved::bigint FROM products WHERE sku = 'FAULT-1'")
-            .fetch_one(&products_db)
-            .await
-            .expect("stock");
+    let products_db = sqlx::PgPool::connect(&databases["products"])
+        .await
+        .expect("products db");
+    let (on_hand, reserved): (i64, i64) = sqlx::query_as(
+        "SELECT stock_on_hand::bigint, reserved::bigint FROM products WHERE sku = 'FAULT-1'",
+    )
+    .fetch_one(&products_db)
+    .await
+    .expect("stock");
     let sold: i64 = accepted.iter().map(|a| a.quantity).sum();
     assert_eq!((on_hand, reserved), (INITIAL - sold, 0));
 
@@ -355,7 +431,11 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        assert_eq!(left, (0i64, 0i64), "{name}: (unpublished, parked) outbox rows");
+        assert_eq!(
+            left,
+            (0i64, 0i64),
+            "{name}: (unpublished, parked) outbox rows"
+        );
     }
 
     for p in procs.iter_mut() {

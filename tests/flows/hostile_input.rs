@@ -32,7 +32,10 @@ fn type_string(t: &Value) -> String {
 fn named(t: &Value) -> (&str, &str) {
     match t["kind"].as_str() {
         Some("NON_NULL") | Some("LIST") => named(&t["ofType"]),
-        kind => (kind.unwrap_or_default(), t["name"].as_str().unwrap_or_default()),
+        kind => (
+            kind.unwrap_or_default(),
+            t["name"].as_str().unwrap_or_default(),
+        ),
     }
 }
 
@@ -65,13 +68,22 @@ impl Types<'_> {
                     ("ENUM", _) => self.get(name)["enumValues"][0]["name"].clone(),
                     ("INPUT_OBJECT", _) => {
                         let mut object = Map::new();
-                        for field in self.get(name)["inputFields"].as_array().into_iter().flatten() {
+                        for field in self.get(name)["inputFields"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                        {
                             let fname = field["name"].as_str().unwrap_or_default();
                             let on_path = path.first().is_some_and(|p| p == fname);
                             if field["type"]["kind"] == "NON_NULL" || on_path {
                                 let rest = if on_path { &path[1..] } else { &[] };
-                                let sub = if on_path { rest.to_vec() } else { vec!["-".into()] };
-                                let v = self.value(&field["type"], if on_path { &sub } else { &sub[..] });
+                                let sub = if on_path {
+                                    rest.to_vec()
+                                } else {
+                                    vec!["-".into()]
+                                };
+                                let v = self
+                                    .value(&field["type"], if on_path { &sub } else { &sub[..] });
                                 let _ = rest;
                                 object.insert(fname.to_string(), v);
                             }
@@ -91,7 +103,11 @@ impl Types<'_> {
             "SCALAR" if !matches!(name, "Int" | "Float" | "Boolean") => vec![Vec::new()],
             "INPUT_OBJECT" if seen.insert(name.to_string()) => {
                 let mut paths = Vec::new();
-                for field in self.get(name)["inputFields"].as_array().into_iter().flatten() {
+                for field in self.get(name)["inputFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
                     let fname = field["name"].as_str().unwrap_or_default().to_string();
                     for mut sub in self.text_paths(&field["type"], seen) {
                         sub.insert(0, fname.clone());
@@ -111,7 +127,10 @@ async fn control_characters_in_any_mutation_argument_are_a_client_error() {
     let shop = Shop::start().await;
     let admin = shop.admin_token();
     let schema = shop.query(INTROSPECTION, json!({}), None).await;
-    let types = schema["data"]["__schema"]["types"].as_array().expect("types").clone();
+    let types = schema["data"]["__schema"]["types"]
+        .as_array()
+        .expect("types")
+        .clone();
     let types = Types(&types);
     let mutations = schema["data"]["__schema"]["mutationType"]["fields"]
         .as_array()
@@ -150,7 +169,9 @@ async fn control_characters_in_any_mutation_argument_are_a_client_error() {
                     decls.join(", "),
                     uses.join(", ")
                 );
-                let res = shop.query(&query, Value::Object(vars.clone()), Some(&admin)).await;
+                let res = shop
+                    .query(&query, Value::Object(vars.clone()), Some(&admin))
+                    .await;
                 let code = platform::testing::first_error_code(&res);
                 assert_eq!(
                     code.as_deref(),
@@ -173,9 +194,10 @@ fn json_value(doc: &Value, schema: &Value, path: &[String]) -> Value {
         return json_value(doc, &doc["components"]["schemas"][name], path);
     }
     for combo in ["oneOf", "anyOf", "allOf"] {
-        if let Some(first) = schema[combo].as_array().and_then(|a| {
-            a.iter().find(|s| s["type"] != "null")
-        }) {
+        if let Some(first) = schema[combo]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["type"] != "null"))
+        {
             return json_value(doc, first, path);
         }
     }
@@ -201,7 +223,11 @@ fn json_value(doc: &Value, schema: &Value, path: &[String]) -> Value {
             for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
                 let on_path = path.first().is_some_and(|p| p == name);
                 if required.contains(&name.as_str()) || on_path {
-                    let sub: Vec<String> = if on_path { path[1..].to_vec() } else { vec!["-".into()] };
+                    let sub: Vec<String> = if on_path {
+                        path[1..].to_vec()
+                    } else {
+                        vec!["-".into()]
+                    };
                     object.insert(name.clone(), json_value(doc, prop, &sub));
                 }
             }
@@ -231,9 +257,10 @@ fn json_text_paths(doc: &Value, schema: &Value, depth: usize) -> Vec<Vec<String>
         return json_text_paths(doc, &doc["components"]["schemas"][name], depth + 1);
     }
     for combo in ["oneOf", "anyOf", "allOf"] {
-        if let Some(first) = schema[combo].as_array().and_then(|a| {
-            a.iter().find(|s| s["type"] != "null")
-        }) {
+        if let Some(first) = schema[combo]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["type"] != "null"))
+        {
             return json_text_paths(doc, first, depth + 1);
         }
     }
@@ -281,7 +308,13 @@ async fn control_characters_in_any_rest_body_query_or_path_are_a_client_error() 
         for (template, item) in doc["paths"].as_object().into_iter().flatten() {
             let path = template
                 .split('/')
-                .map(|s| if s.starts_with('{') { Uuid::now_v7().to_string() } else { s.to_string() })
+                .map(|s| {
+                    if s.starts_with('{') {
+                        Uuid::now_v7().to_string()
+                    } else {
+                        s.to_string()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             for (method, op) in item.as_object().into_iter().flatten() {
@@ -303,7 +336,9 @@ async fn control_characters_in_any_rest_body_query_or_path_are_a_client_error() 
                 if !schema.is_null() {
                     for leaf in json_text_paths(&doc, schema, 0) {
                         let body = json_value(&doc, schema, &leaf);
-                        let res = send(format!("{base}{path}"), Some(body.clone())).await.expect("send");
+                        let res = send(format!("{base}{path}"), Some(body.clone()))
+                            .await
+                            .expect("send");
                         let status = res.status();
                         assert!(
                             status.is_client_error(),
@@ -317,7 +352,12 @@ async fn control_characters_in_any_rest_body_query_or_path_are_a_client_error() 
                     let name = param["name"].as_str().unwrap_or_default();
                     let url = match param["in"].as_str() {
                         Some("query") => format!("{base}{path}?{name}=a%00b"),
-                        Some("path") => format!("{base}{}", template.replace(&format!("{{{name}}}"), "a%00b")),
+                        Some("path") if template.contains(&format!("{{{name}}}")) => {
+                            format!(
+                                "{base}{}",
+                                template.replace(&format!("{{{name}}}"), "a%00b")
+                            )
+                        }
                         _ => continue,
                     };
                     let url = url.split('{').next().map(str::to_string).unwrap_or(url);
@@ -333,5 +373,86 @@ async fn control_characters_in_any_rest_body_query_or_path_are_a_client_error() 
         }
     }
     assert!(cases > 20, "only {cases} cases: the OpenAPI walk is broken");
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_correlation_id_neither_stops_the_saga_nor_reaches_an_event() {
+    let shop = Shop::start().await;
+    let admin = shop.admin_token();
+    let lamp = shop
+        .create_product(&admin, "CORR-1", "Long-id lamp", 1000, 10)
+        .await;
+    let buyer = shop.customer("long-id@example.com").await;
+    let http = reqwest::Client::new();
+    let oversized = "a".repeat(300);
+
+    // REST, straight to orders, as Kong passes a client's header on.
+    let res = http
+        .post(format!(
+            "http://127.0.0.1:{}/api/v1/orders",
+            shop.orders.port
+        ))
+        .bearer_auth(&buyer)
+        .header("idempotency-key", "long-id-1")
+        .header("x-correlation-id", &oversized)
+        .json(&json!({
+            "payment_token": "tok_visa",
+            "items": [{"product_id": lamp, "quantity": 1}],
+            "shipping_address": {"name": "Ada", "line1": "1 Loop St", "city": "London",
+                                 "postal_code": "N1", "country": "GB"},
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert!(res.status().is_success(), "{}", res.status());
+    let echoed = res
+        .headers()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !echoed.is_empty() && echoed.len() <= 128 && echoed != oversized,
+        "a fresh id replaces the caller's: {echoed}"
+    );
+    let order: Value = res.json().await.expect("json");
+    let first = order["id"].as_str().expect("id").to_string();
+    shop.wait_for_status(&buyer, &first, "PAID").await;
+
+    // GraphQL through the router, with a header that is not even a token.
+    let res: Value = http
+        .post(format!("{}/graphql", shop.router_url))
+        .bearer_auth(&buyer)
+        .header("x-correlation-id", format!("{oversized}\"; drop"))
+        .header("traceparent", "00-zz-not-a-trace-01")
+        .json(&json!({
+            "query": "mutation($p: ID!) { placeOrder(input: {
+                 shippingAddress: {name: \"Ada\", line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"},
+                 paymentToken: \"tok_visa\", items: [{productId: $p, quantity: 1}]
+               }, idempotencyKey: \"long-id-2\") { id } }",
+            "variables": {"p": lamp},
+        }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let second = res["data"]["placeOrder"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{res}"))
+        .to_string();
+    shop.wait_for_status(&buyer, &second, "PAID").await;
+
+    // And the service goes on settling orders afterwards.
+    let third = shop
+        .place_order(&buyer, &lamp, 1, "tok_visa", "long-id-3")
+        .await;
+    let third = third["data"]["placeOrder"]["id"]
+        .as_str()
+        .expect("third")
+        .to_string();
+    shop.wait_for_status(&buyer, &third, "PAID").await;
     shop.stop().await;
 }

@@ -6,7 +6,7 @@ mod browse;
 mod checkout;
 mod errors;
 mod fan_out;
-mod hostile_input;
 mod faults;
+mod hostile_input;
 mod lifecycle;
 mod saga;

@@ -421,4 +421,83 @@ mod tests {
             assert_eq!(S::parse(s.as_str()), Some(s));
         }
     }
+
+    /// The events of the saga reach orders in any order (several producers,
+    /// several relays, redeliveries). For every status an order can be in
+    /// while they fly and every pair of them, in both orders: money taken is
+    /// kept only by an order that goes on to be shipped, and otherwise a
+    /// refund is asked for; stock held is released when the order is
+    /// cancelled; and no order is paid without a payment.
+    #[test]
+    fn every_pair_of_saga_events_in_either_order_keeps_money_and_stock_right() {
+        // What may be in flight in each status: a payment exists only once
+        // orders asked for it (AWAITING_PAYMENT), and each pair of outcomes of
+        // one step excludes the other.
+        let in_flight = [
+            (
+                S::Pending,
+                &[T::StockReserved, T::StockRejected, T::CancelRequested][..],
+            ),
+            (
+                S::AwaitingPayment,
+                &[
+                    T::PaymentSucceeded,
+                    T::PaymentFailed,
+                    T::ReservationExpired,
+                    T::CancelRequested,
+                ][..],
+            ),
+            (S::Paid, &[T::StockRejected, T::CancelRequested][..]),
+        ];
+        let exclusive = |a: T, b: T| {
+            matches!(
+                (a, b),
+                (T::StockReserved, T::StockRejected)
+                    | (T::StockRejected, T::StockReserved)
+                    | (T::PaymentSucceeded, T::PaymentFailed)
+                    | (T::PaymentFailed, T::PaymentSucceeded)
+            )
+        };
+        for (start, events) in in_flight {
+            for &a in events {
+                for &b in events {
+                    if a == b || exclusive(a, b) {
+                        continue;
+                    }
+                    let mut status = start;
+                    let mut effects = Vec::new();
+                    for t in [a, b] {
+                        if let Decision::Apply { to, effect } = decide(status, t) {
+                            status = to;
+                            effects.extend(effect);
+                        }
+                    }
+                    let case = format!("{start:?} then {a:?}, {b:?} -> {status:?} {effects:?}");
+                    let charged = start == S::Paid || [a, b].contains(&T::PaymentSucceeded);
+                    let refund_asked = effects
+                        .iter()
+                        .any(|e| matches!(e, Effect::AnnounceCancelled { refund: true, .. }));
+                    let keeps_money = matches!(status, S::Paid | S::Shipped | S::Delivered);
+                    if charged {
+                        assert!(
+                            keeps_money || refund_asked,
+                            "money kept by a dead order: {case}"
+                        );
+                    } else {
+                        assert!(!keeps_money, "paid without a payment: {case}");
+                        assert!(!refund_asked, "refund without a payment: {case}");
+                    }
+                    let held = start == S::AwaitingPayment || [a, b].contains(&T::StockReserved);
+                    if held && status == S::Cancelled && !charged {
+                        assert!(
+                            effects
+                                .iter()
+                                .any(|e| matches!(e, Effect::AnnounceCancelled { .. })),
+                            "stock held by a cancelled order: {case}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -964,7 +964,10 @@ mod ledger {
         // The hold lapsed, the paid order is cancelled, then the payment lands.
         let lapsed = placed(vec![line(a, 1)]);
         let id = lapsed.payload.order_id;
-        ledger.reserve(&lapsed, Duration::seconds(-1)).await.unwrap();
+        ledger
+            .reserve(&lapsed, Duration::seconds(-1))
+            .await
+            .unwrap();
         assert_eq!(ledger.expire_due(100).await.unwrap(), 1);
         ledger.cancel(&cancelled(id, true)).await.unwrap();
         ledger.commit(&paid(id)).await.unwrap();
