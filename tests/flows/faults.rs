@@ -291,12 +291,12 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     }
 
     // The faults, in turn.
-    for i in 0..procs.len() {
+    for process in procs.iter_mut() {
         tokio::time::sleep(Duration::from_secs(3)).await;
-        progress(&format!("killing {}", procs[i].name));
-        procs[i].kill().await;
+        progress(&format!("killing {}", process.name));
+        process.kill().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        procs[i].start().await;
+        process.start().await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     progress("broker unreachable");
