@@ -9,159 +9,22 @@
 //! nothing was dead-lettered or parked.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use e2e::processes::{env, free_port, place_order_retrying, ServiceProcess};
 use e2e::token;
 use events::testing::TestBus;
 use platform::auth::Role;
 use platform::testing::{fresh_database_url, test_keys, with_port, GraphqlClient, TcpProxy};
 use serde_json::json;
-use tokio::process::{Child, Command};
 use uuid::Uuid;
-
-/// The service binaries next to this test's own build.
-fn binary(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let bin = dir.join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: build the services first (`cargo build --workspace --bins`, as scripts/test does)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One service process, restartable with the same configuration.
-struct Process {
-    name: &'static str,
-    port: u16,
-    env: Vec<(String, String)>,
-    child: Option<Child>,
-}
-
-impl Process {
-    fn new(name: &'static str, port: u16, env: Vec<(String, String)>) -> Process {
-        Process {
-            name,
-            port,
-            env,
-            child: None,
-        }
-    }
-
-    async fn start(&mut self) {
-        let log = std::env::var("TEST_LOG").is_ok();
-        let child = Command::new(binary(self.name))
-            .envs(self.env.iter().cloned())
-            .env("RUST_LOG", if log { "info" } else { "error" })
-            .stdout(Stdio::null())
-            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} starts: {e}", self.name));
-        self.child = Some(child);
-        let http = reqwest::Client::new();
-        for _ in 0..300 {
-            let live = http
-                .get(format!("http://127.0.0.1:{}/health/live", self.port))
-                .send()
-                .await;
-            if live.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{} did not come up", self.name);
-    }
-
-    /// SIGKILL: no shutdown, no draining, whatever was in flight.
-    async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-        }
-    }
-}
-
-/// The environment of a service: `<PREFIX>_*` variables.
-fn env(prefix: &str, vars: &[(&str, String)]) -> Vec<(String, String)> {
-    vars.iter()
-        .map(|(k, v)| (format!("{prefix}_{k}"), v.clone()))
-        .collect()
-}
 
 /// An accepted order.
 #[derive(Debug, Clone)]
 struct Accepted {
     id: Uuid,
     quantity: i64,
-}
-
-const PLACE_ORDER: &str = "mutation($p: ID!, $q: Int!, $key: String!) {
-  placeOrder(input: {
-    shippingAddress: {name: \"Ada\", line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"},
-    paymentToken: \"tok_visa\", items: [{productId: $p, quantity: $q}]
-  }, idempotencyKey: $key) { id status }
-}";
-
-/// Places one order like a careful client: on any failure that is not the
-/// client's fault (a timeout, a refused connection, a server error), it
-/// retries with the same idempotency key, for up to 90 s.
-async fn place(
-    http: &reqwest::Client,
-    url: &str,
-    customer: &str,
-    product: &str,
-    quantity: i64,
-) -> Option<Uuid> {
-    let key = Uuid::now_v7().to_string();
-    let body =
-        json!({"query": PLACE_ORDER, "variables": {"p": product, "q": quantity, "key": key}});
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while tokio::time::Instant::now() < deadline {
-        let sent = http
-            .post(url)
-            .bearer_auth(customer)
-            .json(&body)
-            .send()
-            .await;
-        if let Ok(res) = sent {
-            let res: serde_json::Value = res.json().await.unwrap_or_default();
-            if let Some(id) = res["data"]["placeOrder"]["id"].as_str() {
-                return id.parse().ok();
-            }
-            let code = platform::testing::first_error_code(&res).unwrap_or_default();
-            assert_ne!(code, "BAD_USER_INPUT", "a valid order was refused: {res}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None
-}
-
-/// `/health/ready`'s status and body.
-async fn ready(http: &reqwest::Client, port: u16) -> (u16, String) {
-    match http
-        .get(format!("http://127.0.0.1:{port}/health/ready"))
-        .send()
-        .await
-    {
-        Ok(res) => (res.status().as_u16(), res.text().await.unwrap_or_default()),
-        Err(e) => (0, e.to_string()),
-    }
 }
 
 fn progress(what: &str) {
@@ -211,14 +74,14 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
         format!("http://127.0.0.1:{}", ports["products"]),
     ));
     let mut procs = [
-        Process::new("users", ports["users"], env("USERS", &users_env)),
-        Process::new(
+        ServiceProcess::new("users", ports["users"], env("USERS", &users_env)),
+        ServiceProcess::new(
             "products",
             ports["products"],
             env("PRODUCTS", &common("products")),
         ),
-        Process::new("orders", ports["orders"], env("ORDERS", &orders_env)),
-        Process::new(
+        ServiceProcess::new("orders", ports["orders"], env("ORDERS", &orders_env)),
+        ServiceProcess::new(
             "payments",
             ports["payments"],
             env("PAYMENTS", &common("payments")),
@@ -278,7 +141,9 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
             let mut n = 0i64;
             while !*stop.borrow() {
                 let quantity = 1 + (n + c) % 3;
-                if let Some(id) = place(&http, &url, &customer, &product, quantity).await {
+                if let Some(id) =
+                    place_order_retrying(&http, &url, &customer, &product, quantity).await
+                {
                     accepted
                         .lock()
                         .expect("lock")
@@ -304,7 +169,7 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     tokio::time::sleep(Duration::from_secs(5)).await;
     // Every service says it is not ready while it cannot reach the broker.
     for p in &procs {
-        let (status, body) = ready(&http, p.port).await;
+        let (status, body) = p.ready().await;
         assert_eq!(status, 503, "{} ready without a broker: {body}", p.name);
         assert!(body.contains("broker"), "{}: {body}", p.name);
     }
@@ -317,7 +182,7 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     proxies["products"].restore();
     let mut back = (0, String::new());
     for _ in 0..100 {
-        back = ready(&http, ports["products"]).await;
+        back = procs[1].ready().await;
         if back.0 == 200 {
             break;
         }

@@ -9,4 +9,5 @@ mod fan_out;
 mod faults;
 mod hostile_input;
 mod lifecycle;
+mod replicas;
 mod saga;

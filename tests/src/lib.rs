@@ -29,6 +29,10 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod processes;
+
+use processes::free_port;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -236,13 +240,6 @@ pub struct Shop {
     router: Child,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
 impl Shop {
     /// Starts everything with default options.
     pub async fn start() -> Shop {
@@ -328,58 +325,12 @@ impl Shop {
         for s in [&users, &products, &orders, &payments] {
             proxies.push(start_proxy(s.port, s.traffic.clone()).await);
         }
-        let router_port = free_port();
-        let root = repo_root();
-        let router = Command::new(router_binary())
-            .env(
-                "ROUTER_CONFIG_FILE_PATH",
-                root.join("supergraph/router/router.config.yaml"),
-            )
-            .env(
-                "SUPERGRAPH_FILE_PATH",
-                root.join("schema/supergraph.graphql"),
-            )
-            .env("HOST", "127.0.0.1")
-            .env("PORT", router_port.to_string())
-            .env(
-                "SUBGRAPH_USERS_URL",
-                format!("http://127.0.0.1:{}/graphql", proxies[0]),
-            )
-            .env(
-                "SUBGRAPH_PRODUCTS_URL",
-                format!("http://127.0.0.1:{}/graphql", proxies[1]),
-            )
-            .env(
-                "SUBGRAPH_ORDERS_URL",
-                format!("http://127.0.0.1:{}/graphql", proxies[2]),
-            )
-            .env(
-                "SUBGRAPH_PAYMENTS_URL",
-                format!("http://127.0.0.1:{}/graphql", proxies[3]),
-            )
-            .env("LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .stderr(if std::env::var("TEST_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .kill_on_drop(true)
-            .spawn()
-            .expect("router starts");
+        let subgraphs: Vec<String> = proxies
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{p}/graphql"))
+            .collect();
+        let (router, router_port) = spawn_router(&subgraphs).await;
         let router_url = format!("http://127.0.0.1:{router_port}");
-        let http = reqwest::Client::new();
-        let mut ready = false;
-        for _ in 0..200 {
-            if let Ok(res) = http.get(format!("{router_url}/readiness")).send().await {
-                if res.status().is_success() {
-                    ready = true;
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ready, "the router did not become ready");
         Shop {
             gql: GraphqlClient::local(router_port),
             router_url,
@@ -538,6 +489,57 @@ impl Shop {
             .as_i64()
             .unwrap_or_else(|| panic!("{res}"))
     }
+}
+
+/// Starts the router on the committed supergraph and config with the
+/// subgraphs at `subgraphs` (users, products, orders, payments `/graphql`
+/// URLs); waits until it is ready. Returns the process and its port.
+pub async fn spawn_router(subgraphs: &[String]) -> (Child, u16) {
+    let router_port = free_port();
+    let root = repo_root();
+    let mut command = Command::new(router_binary());
+    command
+        .env(
+            "ROUTER_CONFIG_FILE_PATH",
+            root.join("supergraph/router/router.config.yaml"),
+        )
+        .env(
+            "SUPERGRAPH_FILE_PATH",
+            root.join("schema/supergraph.graphql"),
+        )
+        .env("HOST", "127.0.0.1")
+        .env("PORT", router_port.to_string())
+        .env("LOG_LEVEL", "warn");
+    for (name, url) in ["USERS", "PRODUCTS", "ORDERS", "PAYMENTS"]
+        .iter()
+        .zip(subgraphs)
+    {
+        command.env(format!("SUBGRAPH_{name}_URL"), url);
+    }
+    let router = command
+        .stdout(Stdio::null())
+        .stderr(if std::env::var("TEST_LOG").is_ok() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .kill_on_drop(true)
+        .spawn()
+        .expect("router starts");
+    let router_url = format!("http://127.0.0.1:{router_port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Ok(res) = http.get(format!("{router_url}/readiness")).send().await {
+            if res.status().is_success() {
+                ready = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the router did not become ready");
+    (router, router_port)
 }
 
 /// A token for `user` with `role`, signed with the test key.

@@ -93,6 +93,12 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, ctx: WorkerCo
             if shutdown.is_cancelled() {
                 break;
             }
+            // A connection lost while idle is noticed here, not at the next publish.
+            if !conn.status().connected() {
+                tracing::warn!(relay = %config.name, "broker connection lost; reconnecting");
+                ctx.status.down("broker connection lost");
+                break;
+            }
             if last_backlog.elapsed() >= BACKLOG_EVERY {
                 last_backlog = tokio::time::Instant::now();
                 report_backlog(store.as_ref()).await;

@@ -202,22 +202,40 @@ pub struct TcpProxy {
 impl TcpProxy {
     /// Starts a proxy on a free local port forwarding to `upstream` (`host:port`).
     pub async fn start(upstream: &str) -> std::io::Result<TcpProxy> {
+        TcpProxy::balance(&[upstream.to_string()]).await
+    }
+
+    /// Starts a proxy spreading connections over `upstreams` in turn (a load
+    /// balancer in front of replicas); an upstream that refuses a connection
+    /// is skipped for that connection.
+    pub async fn balance(upstreams: &[String]) -> std::io::Result<TcpProxy> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let (cut, _) = tokio::sync::watch::channel(false);
         let cut = std::sync::Arc::new(cut);
-        let upstream = upstream.to_string();
+        let upstreams = std::sync::Arc::new(upstreams.to_vec());
         let state = cut.clone();
         let task = tokio::spawn(async move {
+            let mut next = 0usize;
             while let Ok((mut client, _)) = listener.accept().await {
                 if *state.borrow() {
                     drop(client);
                     continue;
                 }
-                let upstream = upstream.clone();
+                let upstreams = upstreams.clone();
+                let first = next;
+                next = next.wrapping_add(1);
                 let mut cut = state.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    let mut connected = None;
+                    for i in 0..upstreams.len() {
+                        let upstream = &upstreams[(first + i) % upstreams.len()];
+                        if let Ok(s) = tokio::net::TcpStream::connect(upstream).await {
+                            connected = Some(s);
+                            break;
+                        }
+                    }
+                    let Some(mut server) = connected else {
                         return;
                     };
                     tokio::select! {

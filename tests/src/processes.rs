@@ -1,0 +1,163 @@
+//! The services as their own processes (the binaries `scripts/test` builds),
+//! for tests that kill them (SIGKILL), restart them, or run several replicas,
+//! and the customer side of placing orders against them.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+/// A service binary next to this test's own build.
+pub fn binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build the services first (`cargo build --workspace --bins`, as scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `<PREFIX>_<NAME>` variables.
+pub fn env(prefix: &str, vars: &[(&str, String)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| (format!("{prefix}_{k}"), v.clone()))
+        .collect()
+}
+
+/// One service process, restartable with the same configuration.
+pub struct ServiceProcess {
+    /// The binary (`users`, `products`, ...).
+    pub name: &'static str,
+    /// Its HTTP port.
+    pub port: u16,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl ServiceProcess {
+    /// A process of `name` on `port` with `env` (not started yet).
+    pub fn new(name: &'static str, port: u16, env: Vec<(String, String)>) -> ServiceProcess {
+        ServiceProcess {
+            name,
+            port,
+            env,
+            child: None,
+        }
+    }
+
+    /// Starts it and waits until `/health/live` answers.
+    pub async fn start(&mut self) {
+        let log = std::env::var("TEST_LOG").is_ok();
+        let child = Command::new(binary(self.name))
+            .envs(self.env.iter().cloned())
+            .env("RUST_LOG", if log { "info" } else { "error" })
+            .stdout(Stdio::null())
+            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", self.name));
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        for _ in 0..300 {
+            let live = http
+                .get(format!("http://127.0.0.1:{}/health/live", self.port))
+                .send()
+                .await;
+            if live.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{} did not come up", self.name);
+    }
+
+    /// SIGKILL: no shutdown, no draining, whatever was in flight.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    /// `/health/ready`'s status and body (status 0 if it does not answer).
+    pub async fn ready(&self) -> (u16, String) {
+        let url = format!("http://127.0.0.1:{}/health/ready", self.port);
+        match reqwest::get(url).await {
+            Ok(res) => (res.status().as_u16(), res.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    }
+
+    /// The sum of the samples in `/metrics` of `metric` whose line contains
+    /// every one of `labels` (e.g. `route="/graphql"`).
+    pub async fn metric(&self, metric: &str, labels: &[&str]) -> f64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let text = match reqwest::get(url).await {
+            Ok(res) => res.text().await.unwrap_or_default(),
+            Err(_) => return 0.0,
+        };
+        text.lines()
+            .filter(|l| l.starts_with(metric) && labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+const PLACE_ORDER: &str = "mutation($p: ID!, $q: Int!, $key: String!) {
+  placeOrder(input: {
+    shippingAddress: {name: \"Ada\", line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"},
+    paymentToken: \"tok_visa\", items: [{productId: $p, quantity: $q}]
+  }, idempotencyKey: $key) { id status }
+}";
+
+/// Places one order at `url` (a `/graphql` endpoint) like a careful client: on
+/// any failure that is not the client's fault (a timeout, a refused
+/// connection, a server error), it retries with the same idempotency key, for
+/// up to 90 s. A refusal of a valid order fails the test.
+pub async fn place_order_retrying(
+    http: &reqwest::Client,
+    url: &str,
+    customer: &str,
+    product: &str,
+    quantity: i64,
+) -> Option<Uuid> {
+    let key = Uuid::now_v7().to_string();
+    let body =
+        json!({"query": PLACE_ORDER, "variables": {"p": product, "q": quantity, "key": key}});
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while tokio::time::Instant::now() < deadline {
+        let sent = http
+            .post(url)
+            .bearer_auth(customer)
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(res) = sent {
+            let res: serde_json::Value = res.json().await.unwrap_or_default();
+            if let Some(id) = res["data"]["placeOrder"]["id"].as_str() {
+                return id.parse().ok();
+            }
+            let code = platform::testing::first_error_code(&res).unwrap_or_default();
+            assert_ne!(code, "BAD_USER_INPUT", "a valid order was refused: {res}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    None
+}
