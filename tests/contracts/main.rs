@@ -4,4 +4,5 @@
 
 mod composition;
 mod deployment;
+mod kubernetes;
 mod offline;
