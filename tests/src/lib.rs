@@ -260,6 +260,9 @@ impl Shop {
             jwt_public_key_pem: Some(keys.public_pem.clone()),
             db_max_connections: 5,
             events_prefix: prefix.clone(),
+            // The flows sign up dozens of customers from one address.
+            signups_per_address: 10_000,
+            throttle_step_ms: 1,
             ..Default::default()
         })
         .await

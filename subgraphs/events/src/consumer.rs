@@ -309,6 +309,7 @@ async fn process(
         let context = platform::context::RequestContext {
             correlation_id: amqp::correlation_id(&event).map(str::to_string),
             traceparent: amqp::traceparent(&event).map(str::to_string),
+            client_address: None,
         };
         let outcome = match attempt(handler, config, &event, &context).await {
             Err(e) if e.is_store_unavailable() => {

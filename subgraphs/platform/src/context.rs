@@ -15,6 +15,10 @@ pub struct RequestContext {
     pub correlation_id: Option<String>,
     /// The W3C `traceparent` of the request.
     pub traceparent: Option<String>,
+    /// The client's address: the last `X-Forwarded-For` hop (the one the edge,
+    /// Kong, appended; earlier hops are the client's own claims), else the
+    /// peer of the connection.
+    pub client_address: Option<String>,
 }
 
 impl RequestContext {
@@ -36,9 +40,18 @@ impl RequestContext {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string());
         RequestContext {
             correlation_id: get(crate::http::CORRELATION_ID),
             traceparent: get("traceparent"),
+            client_address: forwarded,
         }
     }
 }
@@ -51,7 +64,7 @@ mod tests {
     async fn the_context_is_visible_inside_its_scope_only() {
         let ctx = RequestContext {
             correlation_id: Some("c-1".into()),
-            traceparent: None,
+            ..Default::default()
         };
         let inside = ctx.clone().scope(async { RequestContext::current() }).await;
         assert_eq!(inside, ctx);

@@ -29,6 +29,10 @@ pub enum Error {
     /// state transition, a stale version). GraphQL `CONFLICT`, HTTP 409.
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts from this caller right now (sign-ups from one
+    /// address, ...). GraphQL `RATE_LIMITED`, HTTP 429.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A dependency (another service, the broker) is unavailable right now.
     /// GraphQL `SERVICE_UNAVAILABLE`, HTTP 503.
     #[error("{0}")]
@@ -48,6 +52,7 @@ impl Error {
             Error::Forbidden(_) => "FORBIDDEN",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Conflict(_) => "CONFLICT",
+            Error::TooManyRequests(_) => "RATE_LIMITED",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -61,6 +66,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

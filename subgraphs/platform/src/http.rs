@@ -265,7 +265,13 @@ async fn in_request_context(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let context = crate::context::RequestContext::from_headers(request.headers());
+    let mut context = crate::context::RequestContext::from_headers(request.headers());
+    if context.client_address.is_none() {
+        context.client_address = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+    }
     context.scope(next.run(request)).await
 }
 
@@ -276,9 +282,12 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::credentials::{
     dummy_hash, hash_password, new_refresh_token, refresh_token_hash, verify_password,
 };
+use crate::domain::throttle::{Policy, Scope};
 use crate::domain::{Address, AddressDraft, Email, Name, Password, User};
 use crate::store::{self, UserStore};
 
@@ -41,6 +42,18 @@ pub struct Accounts {
     store: UserStore,
     signer: Arc<TokenSigner>,
     refresh_ttl: Duration,
+    throttle_step: Duration,
+    signups_per_address: i32,
+}
+
+/// How much longer each attempt past a throttle's first bound waits.
+pub const DEFAULT_THROTTLE_STEP: Duration = Duration::from_millis(200);
+
+/// The caller's address for the throttles (`unknown` when there is none).
+fn client_address() -> String {
+    platform::context::RequestContext::current()
+        .client_address
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn invalid_credentials() -> Error {
@@ -54,7 +67,56 @@ impl Accounts {
             store,
             signer,
             refresh_ttl,
+            throttle_step: DEFAULT_THROTTLE_STEP,
+            signups_per_address: Scope::SignupAddress.policy().lock_after,
         }
+    }
+
+    /// The same use cases, locking an address out after `limit` sign-ups in
+    /// an hour.
+    pub fn with_signups_per_address(mut self, limit: i32) -> Self {
+        self.signups_per_address = limit.max(1);
+        self
+    }
+
+    fn policy(&self, scope: Scope) -> Policy {
+        let mut policy = scope.policy();
+        if scope == Scope::SignupAddress {
+            policy.lock_after = self.signups_per_address;
+            policy.slow_after = policy.slow_after.max(self.signups_per_address / 4);
+        }
+        policy
+    }
+
+    /// The same use cases, slowing throttled callers by `step` per attempt.
+    pub fn with_throttle_step(mut self, step: Duration) -> Self {
+        self.throttle_step = step;
+        self
+    }
+
+    /// Waits as long as the throttles of `keys` say; `true` if any locks the
+    /// caller out.
+    async fn throttle(&self, keys: &[(Scope, &str)]) -> Result<bool> {
+        let mut delay = Duration::ZERO;
+        let mut locked = false;
+        for (scope, key) in keys {
+            let policy = self.policy(*scope);
+            let (failures, is_locked) =
+                store::throttle_state(self.store.pool(), *scope, &policy, key).await?;
+            locked |= is_locked;
+            delay = delay.max(policy.delay(failures, self.throttle_step));
+        }
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok(locked)
+    }
+
+    async fn record(&self, keys: &[(Scope, &str)]) -> Result<()> {
+        for (scope, key) in keys {
+            store::record_attempt(self.store.pool(), *scope, &self.policy(*scope), key).await?;
+        }
+        Ok(())
     }
 
     /// The store (for loaders).
@@ -72,6 +134,16 @@ impl Accounts {
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
         let name = Name::parse(name)?;
+        // Every sign-up from one address counts, so "already registered"
+        // cannot be used to enumerate accounts at scale.
+        let address = client_address();
+        let keys = [(Scope::SignupAddress, address.as_str())];
+        if self.throttle(&keys).await? {
+            return Err(Error::TooManyRequests(
+                "too many sign-ups from this address; try again later".into(),
+            ));
+        }
+        self.record(&keys).await?;
         let hash = hash_password(password.expose().to_string()).await?;
         let mut tx = self.store.pool().begin().await?;
         let user = store::insert_user(
@@ -96,7 +168,18 @@ impl Accounts {
     /// Signs in with email and password. An unknown email and a wrong password
     /// get the same answer, in the same time.
     pub async fn login(&self, email: &str, password: &str) -> Result<AuthTokens> {
-        if password.is_empty() || password.len() > 1024 {
+        if password.is_empty() || password.len() > 1024 || email.len() > 320 {
+            return Err(invalid_credentials());
+        }
+        let account = email.trim().to_lowercase();
+        let address = client_address();
+        let keys = [
+            (Scope::LoginAccount, account.as_str()),
+            (Scope::LoginAddress, address.as_str()),
+        ];
+        // A locked account (or address) answers like any failed sign-in.
+        if self.throttle(&keys).await? {
+            self.record(&keys[1..]).await?;
             return Err(invalid_credentials());
         }
         let found = self.store.credentials(email.trim()).await?;
@@ -104,12 +187,15 @@ impl Accounts {
             Some(found) => found,
             None => {
                 let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
+                self.record(&keys).await?;
                 return Err(invalid_credentials());
             }
         };
         if !verify_password(password.to_string(), hash).await? {
+            self.record(&keys).await?;
             return Err(invalid_credentials());
         }
+        store::clear_attempts(self.store.pool(), Scope::LoginAccount, &account).await?;
         let mut tx = self.store.pool().begin().await?;
         let tokens = self.issue(&mut tx, user, Uuid::now_v7()).await?;
         tx.commit().await?;

@@ -36,6 +36,14 @@ pub struct Config {
     /// `USERS_REFRESH_TOKEN_TTL_SECS`: refresh token lifetime (default 30 days).
     #[serde(default = "default_refresh_ttl")]
     pub refresh_token_ttl_secs: u64,
+    /// `USERS_THROTTLE_STEP_MS`: how much longer each sign-in or sign-up past a
+    /// throttle's first bound waits (default 200).
+    #[serde(default = "default_throttle_step_ms")]
+    pub throttle_step_ms: u64,
+    /// `USERS_SIGNUPS_PER_ADDRESS`: sign-ups one client address may make in an
+    /// hour before it is refused (default 20).
+    #[serde(default = "default_signups_per_address")]
+    pub signups_per_address: i32,
     /// `USERS_BOOTSTRAP_ADMIN_EMAIL`: an administrator created (or promoted) at start-up.
     #[serde(default)]
     pub bootstrap_admin_email: Option<String>,
@@ -88,6 +96,8 @@ impl Default for Config {
             jwt_public_key_pem: None,
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
+            throttle_step_ms: default_throttle_step_ms(),
+            signups_per_address: default_signups_per_address(),
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             amqp_url: platform::config::default_amqp_url(),
@@ -95,4 +105,12 @@ impl Default for Config {
             event_workers: true,
         }
     }
+}
+
+fn default_throttle_step_ms() -> u64 {
+    200
+}
+
+fn default_signups_per_address() -> i32 {
+    20
 }

@@ -10,8 +10,27 @@ use platform::{Error, Result};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// How many argon2 computations (19 MiB each) may run at once; the rest wait
+/// their turn, so a burst of sign-ups or sign-ins cannot exhaust memory.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// How long a request waits for its turn before it is told to come back.
+const HASH_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    static PERMITS: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
+    match tokio::time::timeout(HASH_QUEUE_TIMEOUT, PERMITS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Error::Unavailable(
+            "too many sign-ins at once; try again in a moment".into(),
+        )),
+    }
+}
+
 /// Hashes a password with argon2id (the crate's default parameters).
 pub async fn hash_password(password: String) -> Result<String> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -25,6 +44,7 @@ pub async fn hash_password(password: String) -> Result<String> {
 
 /// Whether `password` matches `hash`.
 pub async fn verify_password(password: String, hash: String) -> Result<bool> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| Error::Internal(anyhow::anyhow!("bad stored hash: {e}")))?;

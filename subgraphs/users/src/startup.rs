@@ -65,7 +65,9 @@ impl Service {
             UserStore::new(pool.clone()),
             signer,
             Duration::from_secs(config.refresh_token_ttl_secs),
-        );
+        )
+        .with_throttle_step(Duration::from_millis(config.throttle_step_ms))
+        .with_signups_per_address(config.signups_per_address);
         if let (Some(email), Some(password)) = (
             &config.bootstrap_admin_email,
             &config.bootstrap_admin_password,

@@ -301,3 +301,71 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<(
     .await?;
     Ok(())
 }
+
+/// Attempts counted in the current window of `scope`/`key`, and whether the
+/// caller is locked out now.
+pub async fn throttle_state(
+    pool: &PgPool,
+    scope: crate::domain::throttle::Scope,
+    policy: &crate::domain::throttle::Policy,
+    key: &str,
+) -> Result<(i32, bool)> {
+    let window = policy.window.as_secs_f64();
+    let row: Option<(i32, bool)> = sqlx::query_as(
+        "SELECT CASE WHEN window_started_at > now() - make_interval(secs => $3) THEN failures ELSE 0 END,
+                COALESCE(locked_until > now(), false)
+         FROM auth_throttle WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(window)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.unwrap_or((0, false)))
+}
+
+/// Counts one more attempt of `scope`/`key` (a new window if the last one is
+/// over), locking the caller out once the policy says so.
+pub async fn record_attempt(
+    pool: &PgPool,
+    scope: crate::domain::throttle::Scope,
+    policy: &crate::domain::throttle::Policy,
+    key: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO auth_throttle AS t (scope, key, failures, window_started_at)
+         VALUES ($1, $2, 1, now())
+         ON CONFLICT (scope, key) DO UPDATE SET
+             failures = CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
+                             THEN t.failures + 1 ELSE 1 END,
+             window_started_at = CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
+                             THEN t.window_started_at ELSE now() END,
+             locked_until = CASE
+                 WHEN (CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
+                            THEN t.failures + 1 ELSE 1 END) >= $4
+                 THEN now() + make_interval(secs => $5)
+                 ELSE t.locked_until END",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(policy.window.as_secs_f64())
+    .bind(policy.lock_after)
+    .bind(policy.lock_for.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the attempts of `scope`/`key` (a successful sign-in).
+pub async fn clear_attempts(
+    pool: &PgPool,
+    scope: crate::domain::throttle::Scope,
+    key: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM auth_throttle WHERE scope = $1 AND key = $2")
+        .bind(scope.as_str())
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,6 +1,8 @@
 //! The rules of accounts, free of I/O: "parse, don't validate" newtypes for
 //! every input, and the account entities.
 
+pub mod throttle;
+
 use chrono::{DateTime, Utc};
 use platform::auth::Role;
 use platform::input::{bounded_text, country_code, optional_text};

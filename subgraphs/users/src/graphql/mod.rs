@@ -41,9 +41,83 @@ pub fn build_schema_with(accounts: Accounts, loader_delay: Duration) -> UsersSch
     .data(DataLoader::new(UsersById(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(AddressesByUser(store), tokio::spawn).delay(loader_delay))
     .data(accounts)
+    .extension(OneSignInPerRequest)
     .limit_depth(12)
     .limit_complexity(2000)
     .finish()
+}
+
+/// The mutations that check a password or a refresh token.
+pub const SIGN_IN_FIELDS: [&str; 3] = ["login", "register", "refreshToken"];
+
+/// Refuses a request that carries more than one of [`SIGN_IN_FIELDS`]
+/// (aliases included): one request is one guess, never thirty.
+pub struct OneSignInPerRequest;
+
+impl async_graphql::extensions::ExtensionFactory for OneSignInPerRequest {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(OneSignInPerRequest)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for OneSignInPerRequest {
+    async fn parse_query(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: async_graphql::extensions::NextParseQuery<'_>,
+    ) -> async_graphql::ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if sign_in_fields(&document) > 1 {
+            let mut error = async_graphql::ServerError::new(
+                "a request may carry at most one login, register or refreshToken",
+                None,
+            );
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            extensions.set("code", "BAD_USER_INPUT");
+            error.extensions = Some(extensions);
+            return Err(error);
+        }
+        Ok(document)
+    }
+}
+
+/// How many sign-in fields the operations of `document` select at their root.
+fn sign_in_fields(document: &async_graphql::parser::types::ExecutableDocument) -> usize {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    fn count(
+        set: &SelectionSet,
+        document: &async_graphql::parser::types::ExecutableDocument,
+        depth: usize,
+    ) -> usize {
+        if depth > 8 {
+            return 0;
+        }
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => {
+                    usize::from(SIGN_IN_FIELDS.contains(&f.node.name.node.as_str()))
+                }
+                Selection::InlineFragment(inline) => {
+                    count(&inline.node.selection_set.node, document, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .map_or(0, |f| {
+                        count(&f.node.selection_set.node, document, depth + 1)
+                    }),
+            })
+            .sum()
+    }
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node, document, 0))
+        .sum()
 }
 
 /// Users by id.

@@ -37,6 +37,9 @@ pub fn test_config() -> Config {
         bootstrap_admin_email: Some(ADMIN_EMAIL.into()),
         bootstrap_admin_password: Some(ADMIN_PASSWORD.into()),
         event_workers: false,
+        // Tests sign many users up from one address; `throttle.rs` sets its own.
+        signups_per_address: 10_000,
+        throttle_step_ms: 1,
         ..Config::default()
     }
 }
@@ -69,7 +72,9 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
             UserStore::new(pool),
             std::sync::Arc::new(signer),
             Duration::from_secs(3600),
-        ),
+        )
+        .with_signups_per_address(10_000)
+        .with_throttle_step(Duration::from_millis(1)),
     }
 }
 

@@ -8,4 +8,5 @@ mod helpers;
 mod query_count;
 mod rest;
 mod schema;
+mod throttle;
 mod tokens;
