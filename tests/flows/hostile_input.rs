@@ -456,3 +456,36 @@ async fn an_oversized_correlation_id_neither_stops_the_saga_nor_reaches_an_event
     shop.wait_for_status(&buyer, &third, "PAID").await;
     shop.stop().await;
 }
+
+#[tokio::test]
+async fn every_subgraph_refuses_oversized_and_multipart_graphql_bodies() {
+    let shop = Shop::start().await;
+    let http = reqwest::Client::new();
+    let padding = "x".repeat(300 * 1024);
+    for service in [&shop.users, &shop.products, &shop.orders, &shop.payments] {
+        let url = format!("http://127.0.0.1:{}/graphql", service.port);
+        let res = http
+            .post(&url)
+            .json(&json!({"query": "{ __typename }", "variables": {"pad": padding}}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), 413, "{url} took a 300 KB body");
+        let res = http
+            .post(&url)
+            .header("content-type", "multipart/form-data; boundary=X")
+            .body("--X\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n--X--\r\n")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), 415, "{url} took multipart");
+        let res = http
+            .post(&url)
+            .json(&json!({"query": "{ __typename }"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), 200, "{url} still answers");
+    }
+    shop.stop().await;
+}

@@ -41,6 +41,7 @@ where
 {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql::<E>))
+        .route_layer(axum::middleware::from_fn(json_only))
         .with_state(GraphqlState { executor, verifier })
 }
 
@@ -83,6 +84,23 @@ fn check_graphql_text(request: &async_graphql::Request) -> Result<(), crate::inp
         Ok(document) => check_graphql("query", &document),
         Err(_) => Ok(()),
     }
+}
+
+/// `/graphql` takes JSON only: no multipart uploads, which would be read into
+/// memory (415 otherwise).
+async fn json_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/"));
+    if multipart {
+        return body_problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "GraphQL requests are JSON (application/json); multipart is not supported",
+        );
+    }
+    next.run(request).await
 }
 
 async fn graphiql() -> Html<String> {
@@ -157,6 +175,8 @@ pub fn with_common_layers(router: Router) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Also for extractors that read the raw body (GraphQL's): 413 past the limit.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req
                 .headers()
