@@ -474,7 +474,9 @@ async fn every_subgraph_refuses_oversized_and_multipart_graphql_bodies() {
         let res = http
             .post(&url)
             .header("content-type", "multipart/form-data; boundary=X")
-            .body("--X\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n--X--\r\n")
+            .body(
+                "--X\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n--X--\r\n",
+            )
             .send()
             .await
             .expect("send");
@@ -487,5 +489,58 @@ async fn every_subgraph_refuses_oversized_and_multipart_graphql_bodies() {
             .expect("send");
         assert_eq!(res.status(), 200, "{url} still answers");
     }
+    shop.stop().await;
+}
+
+/// 100 products, each with its category's 100 products, each with its
+/// category's 100 products: 1,000,000 nodes asked for in a few lines.
+const EXPENSIVE: &str = "{ products(first: 100) { edges { node { category { products(first: 100) {
+  edges { node { category { products(first: 100) { edges { node { id name description } } } } } } } } } } } }";
+
+#[tokio::test]
+async fn an_expensive_query_is_refused_by_the_router_before_any_subgraph_and_by_the_subgraph() {
+    let shop = Shop::start().await;
+    shop.products.traffic.reset();
+    let res = reqwest::Client::new()
+        .post(format!("{}/graphql", shop.router_url))
+        .json(&json!({"query": EXPENSIVE}))
+        .send()
+        .await
+        .expect("send");
+    let limit = res
+        .headers()
+        .get("x-cost-max")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(
+        platform::testing::first_error_code(&body).as_deref(),
+        Some("COST_ESTIMATED_TOO_EXPENSIVE"),
+        "{body}"
+    );
+    assert_eq!(limit.as_deref(), Some("20000"), "the limit is named");
+    assert_eq!(
+        shop.products.traffic.counts(),
+        (0, 0),
+        "no subgraph was called"
+    );
+
+    // The subgraph bounds it too, for callers inside the network.
+    let direct = platform::testing::GraphqlClient::local(shop.products.port)
+        .query(EXPENSIVE, json!({}), None)
+        .await;
+    let message = direct["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too complex"), "{direct}");
+
+    // An ordinary storefront page still passes.
+    let page = shop
+        .query(
+            "{ products(first: 100) { edges { node { name sku price { amount currency }
+               availableQuantity category { name } } } pageInfo { hasNextPage endCursor } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert!(page["errors"].is_null(), "{page}");
     shop.stop().await;
 }

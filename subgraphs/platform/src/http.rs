@@ -93,7 +93,11 @@ async fn json_only(request: axum::extract::Request, next: axum::middleware::Next
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/"));
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
     if multipart {
         return body_problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -81,6 +81,16 @@ where
     conn
 }
 
+/// The complexity of a page of `first` items (the default page size when
+/// absent, bounded like [`PageRequest::parse`]) whose items cost `child`
+/// each: GraphQL complexity multiplies by the page size, so nested pages
+/// cannot multiply the work unseen. Use as
+/// `#[graphql(complexity = "platform::pagination::page_cost(first, child_complexity)")]`.
+pub fn page_cost(first: Option<i32>, child: usize) -> usize {
+    let size = first.unwrap_or(20).clamp(1, 100) as usize;
+    size.saturating_mul(child).saturating_add(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

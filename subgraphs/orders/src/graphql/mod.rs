@@ -77,6 +77,7 @@ impl Query {
     }
 
     /// Every order, newest first (administrators), optionally in one status.
+    #[graphql(complexity = "platform::pagination::page_cost(first, child_complexity)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,

@@ -38,6 +38,7 @@ impl UserRef {
 
     /// The user's orders, newest first (the user themself or an admin).
     /// Nullable, so that when this subgraph fails the rest of a query stands.
+    #[graphql(complexity = "platform::pagination::page_cost(first, child_complexity)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,

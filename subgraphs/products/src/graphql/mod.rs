@@ -26,7 +26,7 @@ pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 /// Deepest query accepted.
 const MAX_DEPTH: usize = 12;
 /// Most complex query accepted.
-const MAX_COMPLEXITY: usize = 2000;
+const MAX_COMPLEXITY: usize = 5000;
 /// How long a DataLoader waits for more keys before querying, unless configured:
 /// long enough for a hundred `_entities` representations (polled 32 at a time)
 /// to join one batch, short enough not to be felt.

@@ -15,6 +15,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// Products for sale, filtered and sorted, a page at a time.
+    #[graphql(complexity = "platform::pagination::page_cost(first, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,

@@ -169,6 +169,7 @@ impl CategoryNode {
     }
 
     /// The category's products for sale, newest first.
+    #[graphql(complexity = "platform::pagination::page_cost(first, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,

@@ -268,6 +268,7 @@ impl Query {
     }
 
     /// Every account in sign-up order (administrators).
+    #[graphql(complexity = "platform::pagination::page_cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
