@@ -294,6 +294,16 @@ async fn process(
             return;
         }
     };
+    let allowed = crate::topology::publisher_of(&event.kind);
+    if allowed != Some(event.source.as_str()) {
+        tracing::error!(
+            id = %event.id, kind = %event.kind, source = %event.source, expected = ?allowed,
+            "event from a service that may not publish it; dead-lettering, not applying"
+        );
+        metrics::counter!("events_refused_total", "kind" => event.kind.clone()).increment(1);
+        reject(&delivery).await;
+        return;
+    }
     let correlation = amqp::correlation_id(&event).unwrap_or_default().to_string();
     let redeliveries = redeliveries(&delivery.properties);
     let span = tracing::info_span!(

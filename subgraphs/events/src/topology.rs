@@ -50,6 +50,40 @@ pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("payments", &["payment.requested", "order.cancelled"]),
 ];
 
+/// The only service that may publish each routing key. A consumer refuses
+/// (dead-letters, never applies) an event whose envelope names another source,
+/// so a foothold elsewhere cannot, say, announce a payment.
+pub const PUBLISHERS: &[(&str, &[&str])] = &[
+    ("users", &["user.registered"]),
+    (
+        "orders",
+        &[
+            "order.placed",
+            "order.paid",
+            "order.cancelled",
+            "order.shipped",
+            "order.delivered",
+            "payment.requested",
+        ],
+    ),
+    (
+        "products",
+        &["stock.reserved", "stock.rejected", "stock.released"],
+    ),
+    (
+        "payments",
+        &["payment.succeeded", "payment.failed", "payment.refunded"],
+    ),
+];
+
+/// The service that may publish `key`.
+pub fn publisher_of(key: &str) -> Option<&'static str> {
+    PUBLISHERS
+        .iter()
+        .find(|(_, keys)| keys.contains(&key))
+        .map(|(service, _)| *service)
+}
+
 /// Names of the exchanges and queues, optionally under a prefix so that tests
 /// can share one broker without seeing each other's messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -276,6 +310,18 @@ mod tests {
                 assert!(known.contains(key), "{key} has no payload type");
             }
         }
+    }
+
+    #[test]
+    fn every_consumed_key_has_exactly_one_publisher() {
+        for (_, keys) in SUBSCRIPTIONS {
+            for key in *keys {
+                let publishers = PUBLISHERS.iter().filter(|(_, k)| k.contains(key)).count();
+                assert_eq!(publishers, 1, "{key}");
+            }
+        }
+        assert_eq!(publisher_of("payment.succeeded"), Some("payments"));
+        assert_eq!(publisher_of("payment.requested"), Some("orders"));
     }
 
     #[test]

@@ -773,3 +773,36 @@ async fn the_inbox_forgets_applied_events_after_its_retention() {
     assert!(outbox::INBOX_RETENTION > Duration::from_secs(3600));
     h.finish().await;
 }
+
+#[tokio::test]
+async fn an_event_from_a_service_that_may_not_publish_it_is_never_applied() {
+    let h = Harness::new().await;
+    let handler = RecordingHandler::new(h.pool.clone());
+    h.start_consumer(handler.clone());
+    // order.placed may come from orders only.
+    let forged = Envelope::new("payments", order_placed(), EventMeta::default())
+        .into_raw()
+        .unwrap();
+    h.publish_raw(&serde_json::to_vec(&forged).unwrap(), "order.placed")
+        .await;
+    let genuine = raw_order_placed();
+    h.publish_raw(&serde_json::to_vec(&genuine).unwrap(), "order.placed")
+        .await;
+    assert_eq!(h.wait_applied(1).await, vec![(genuine.id, 1)]);
+    let mut letters = Vec::new();
+    for _ in 0..50 {
+        letters = dead_letters(&h, "products").await;
+        if !letters.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event.as_ref().map(|e| e.id), Some(forged.id));
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        1,
+        "the forged one never reached the handler"
+    );
+    h.finish().await;
+}

@@ -163,7 +163,9 @@ impl Catalog for ProductsClient {
             .await
             .map_err(|e| match e {
                 Attempt::Transient(why) => {
-                    Error::Unavailable(format!("the catalogue is unavailable: {why}"))
+                    // The cause (addresses, library messages) is for the log only.
+                    tracing::error!(%why, "the catalogue is unavailable");
+                    Error::Unavailable("the catalogue is unavailable; try again shortly".into())
                 }
                 Attempt::Final(e) => e,
             })?;

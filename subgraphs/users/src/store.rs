@@ -154,19 +154,36 @@ impl UserStore {
         row.ok_or_else(|| Error::not_found("user", id))?.try_into()
     }
 
-    /// Creates the bootstrap administrator, or promotes an existing account.
+    /// Creates the bootstrap administrator. An existing administrator of that
+    /// email is left as it is; an existing account that is not an
+    /// administrator is never promoted (anyone can sign up with any address):
+    /// that is a `CONFLICT`, and the service does not start.
     pub async fn ensure_admin(&self, email: &str, name: &str, password_hash: &str) -> Result<()> {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'ADMIN')
-             ON CONFLICT ((lower(email))) DO UPDATE SET role = 'ADMIN'",
+             ON CONFLICT ((lower(email))) DO NOTHING",
         )
         .bind(Uuid::now_v7())
         .bind(email)
         .bind(name)
         .bind(password_hash)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(());
+        }
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE lower(email) = lower($1)")
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+        match role.as_deref() {
+            Some("ADMIN") => Ok(()),
+            _ => Err(Error::Conflict(format!(
+                "{email} belongs to an account that is not an administrator; it is not promoted: choose another bootstrap email"
+            ))),
+        }
     }
 
     /// The addresses of these users (one query), oldest first.
@@ -181,11 +198,17 @@ impl UserStore {
         Ok(rows.into_iter().map(Address::from).collect())
     }
 
-    /// Adds an address (at most 20 per user).
+    /// Adds an address (at most 20 per user, also under concurrent requests:
+    /// the user's row is locked while counting).
     pub async fn add_address(&self, user_id: Uuid, draft: &AddressDraft) -> Result<Address> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM addresses WHERE user_id = $1")
             .bind(user_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
         if count >= 20 {
             return Err(Error::invalid("at most 20 addresses per account"));
@@ -202,8 +225,9 @@ impl UserStore {
         .bind(&draft.city)
         .bind(&draft.postal_code)
         .bind(&draft.country)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(row.into())
     }
 

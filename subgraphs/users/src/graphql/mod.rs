@@ -296,7 +296,9 @@ impl Query {
             .map(UserObject))
     }
 
-    /// Resolves a `User` reference.
+    /// Resolves a `User` reference, for the user themself or an admin only:
+    /// anyone else (or an anonymous caller) learns nothing, not even whether
+    /// the account exists.
     #[graphql(entity)]
     async fn find_user_by_id(
         &self,
@@ -304,6 +306,10 @@ impl Query {
         id: ID,
     ) -> async_graphql::Result<Option<UserObject>> {
         let id = parse_id(&id)?;
+        let visible = auth::viewer(ctx).is_ok_and(|v| v.ensure_can_access(id).is_ok());
+        if !visible {
+            return Ok(None);
+        }
         Ok(ctx
             .data::<DataLoader<UsersById>>()?
             .load_one(id)

@@ -197,3 +197,31 @@ async fn registering_announces_user_registered_through_the_outbox() {
     }
     panic!("the relay never published user.registered");
 }
+
+#[tokio::test]
+async fn the_address_cap_holds_under_concurrent_requests() {
+    let app = spawn_app().await;
+    let (_, token, _) = app.register("many@example.com").await;
+    let add = "mutation { addAddress(input: {line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"}) { id } }";
+    let results = futures::future::join_all(
+        (0..40).map(|_| app.gql.query(add, serde_json::json!({}), Some(&token))),
+    )
+    .await;
+    let added = results
+        .iter()
+        .filter(|r| r["data"]["addAddress"]["id"].is_string())
+        .count();
+    assert_eq!(added, 20, "exactly the cap, whatever the interleaving");
+    let me = app
+        .gql
+        .query(
+            "{ me { addresses { id } } }",
+            serde_json::json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        me["data"]["me"]["addresses"].as_array().map(Vec::len),
+        Some(20)
+    );
+}

@@ -71,7 +71,7 @@ async fn a_customer_cannot_list_users() {
 }
 
 #[tokio::test]
-async fn users_resolve_as_entities_with_private_fields_kept_private() {
+async fn users_resolve_as_entities_only_for_themselves_and_admins() {
     let app = spawn_app().await;
     let (ada, ada_token, _) = app.register("ada@example.com").await;
     let (_, bob_token, _) = app.register("bob@example.com").await;
@@ -83,10 +83,9 @@ async fn users_resolve_as_entities_with_private_fields_kept_private() {
         "{res}"
     );
     let res = app.gql.query(q, reps, Some(&bob_token)).await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("FORBIDDEN"),
-        "{res}"
+    assert!(
+        res["data"]["_entities"][0].is_null() && res["errors"].is_null(),
+        "another customer learns nothing, not even that the account exists: {res}"
     );
     let res = app
         .gql
@@ -96,8 +95,34 @@ async fn users_resolve_as_entities_with_private_fields_kept_private() {
             None,
         )
         .await;
-    assert_eq!(
-        res["data"]["_entities"][0]["name"], "Ada",
-        "names are public: {res}"
+    assert!(
+        res["data"]["_entities"][0].is_null(),
+        "nor does an anonymous caller: {res}"
     );
+}
+
+#[tokio::test]
+async fn the_bootstrap_admin_never_promotes_an_existing_account() {
+    let app = spawn_app().await;
+    app.register("ops@example.com").await;
+    let mut config = crate::helpers::test_config();
+    config.database_url = app.database_url.clone();
+    config.bootstrap_admin_email = Some("ops@example.com".into());
+    config.bootstrap_admin_password = Some("operator password 1".into());
+    let refused = users::startup::Service::build(config).await;
+    let why = refused.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(
+        why.contains("not promoted"),
+        "the start-up is refused: {why}"
+    );
+    // The squatter is still a customer, and the configured password does not open it.
+    let res = app
+        .gql
+        .query(
+            crate::helpers::LOGIN,
+            json!({"email": "ops@example.com", "password": "correct horse 1"}),
+            None,
+        )
+        .await;
+    assert_eq!(res["data"]["login"]["user"]["role"], "CUSTOMER", "{res}");
 }

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub base_url: String,
     /// The use cases on the same database.
     pub accounts: Accounts,
+    /// The service's database.
+    pub database_url: String,
 }
 
 /// A configuration for a fresh database.
@@ -75,6 +77,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         )
         .with_signups_per_address(10_000)
         .with_throttle_step(Duration::from_millis(1)),
+        database_url: url,
     }
 }
 
