@@ -12,12 +12,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e::processes::{env, free_port, place_order_retrying, ServiceProcess};
+use e2e::processes::{
+    assert_every_order_paid_once, env, free_port, place_order_retrying, ServiceProcess,
+};
 use e2e::token;
 use events::testing::TestBus;
 use platform::auth::Role;
 use platform::testing::{fresh_database_url, test_keys, with_port, GraphqlClient, TcpProxy};
-use serde_json::json;
+
 use uuid::Uuid;
 
 /// An accepted order.
@@ -97,32 +99,8 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
     const INITIAL: i64 = 10_000;
     let admin = token(Uuid::now_v7(), Role::Admin);
     let products = GraphqlClient::local(ports["products"]);
-    let res = products
-        .query(
-            "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
-            json!({"i": {"name": "Faults", "slug": "faults"}}),
-            Some(&admin),
-        )
-        .await;
-    let category = res["data"]["createCategory"]["id"]
-        .as_str()
-        .expect("category")
-        .to_string();
-    let res = products
-        .query(
-            "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }",
-            json!({"i": {
-                "sku": "FAULT-1", "name": "Sturdy lamp", "description": "Survives anything",
-                "price": {"amount": 1500, "currency": "EUR"}, "categoryId": category,
-                "images": [], "attributes": [], "stockOnHand": INITIAL,
-            }}),
-            Some(&admin),
-        )
-        .await;
-    let product = res["data"]["createProduct"]["id"]
-        .as_str()
-        .expect("product")
-        .to_string();
+    let product =
+        e2e::create_product(&products, &admin, "FAULT-1", "Sturdy lamp", 1500, INITIAL).await;
 
     // Customers place orders all along, each through its own task.
     let accepted: Arc<Mutex<Vec<Accepted>>> = Arc::default();
@@ -206,102 +184,8 @@ async fn orders_placed_through_kills_a_broker_outage_and_a_database_outage_all_s
         "{} orders accepted; waiting for them to settle",
         accepted.len()
     ));
-    // Every accepted order settles.
-    let orders_db = sqlx::PgPool::connect(&databases["orders"])
-        .await
-        .expect("orders db");
-    let ids: Vec<Uuid> = accepted.iter().map(|a| a.id).collect();
-    let mut statuses: Vec<(Uuid, String)> = Vec::new();
-    for _ in 0..240 {
-        statuses = sqlx::query_as("SELECT id, status FROM orders WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&orders_db)
-            .await
-            .expect("statuses");
-        if statuses.len() == ids.len()
-            && statuses
-                .iter()
-                .all(|(_, s)| matches!(s.as_str(), "PAID" | "CANCELLED"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let unsettled: Vec<&(Uuid, String)> = statuses
-        .iter()
-        .filter(|(_, s)| !matches!(s.as_str(), "PAID" | "CANCELLED"))
-        .collect();
-    assert_eq!(statuses.len(), ids.len(), "every accepted order exists");
-    assert!(unsettled.is_empty(), "unsettled orders: {unsettled:?}");
-    let paid: Vec<Uuid> = statuses
-        .iter()
-        .filter(|(_, s)| s == "PAID")
-        .map(|(id, _)| *id)
-        .collect();
-    assert_eq!(
-        paid.len(),
-        ids.len(),
-        "with a good card and plenty of stock every order is paid: {statuses:?}"
-    );
-
-    // Each paid order was charged exactly once, and nothing was refunded.
-    let payments_db = sqlx::PgPool::connect(&databases["payments"])
-        .await
-        .expect("payments db");
-    let charges: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT order_id, status, refunded_amount FROM payments WHERE order_id = ANY($1)",
-    )
-    .bind(&ids)
-    .fetch_all(&payments_db)
-    .await
-    .expect("payments");
-    let mut per_order: HashMap<Uuid, usize> = HashMap::new();
-    for (order, status, refunded) in &charges {
-        assert_eq!((status.as_str(), *refunded), ("SUCCEEDED", 0), "{order}");
-        *per_order.entry(*order).or_default() += 1;
-    }
-    assert_eq!(per_order.len(), paid.len());
-    assert!(per_order.values().all(|n| *n == 1));
-
-    // The stock is the initial stock less what was sold, and nothing is held.
-    let products_db = sqlx::PgPool::connect(&databases["products"])
-        .await
-        .expect("products db");
-    let (on_hand, reserved): (i64, i64) = sqlx::query_as(
-        "SELECT stock_on_hand::bigint, reserved::bigint FROM products WHERE sku = 'FAULT-1'",
-    )
-    .fetch_one(&products_db)
-    .await
-    .expect("stock");
-    let sold: i64 = accepted.iter().map(|a| a.quantity).sum();
-    assert_eq!((on_hand, reserved), (INITIAL - sold, 0));
-
-    // Nothing dead-lettered, nothing parked or left in an outbox.
-    for service in ["products", "orders", "payments"] {
-        let letters = bus.dead_letters(service).await;
-        assert!(letters.is_empty(), "{service} dead-lettered {letters:?}");
-    }
-    for name in names {
-        let db = sqlx::PgPool::connect(&databases[name]).await.expect("db");
-        let mut left = (0, 0);
-        for _ in 0..40 {
-            left = sqlx::query_as(
-                "SELECT count(*) FILTER (WHERE published_at IS NULL), count(parked_at) FROM outbox",
-            )
-            .fetch_one(&db)
-            .await
-            .expect("outbox");
-            if left == (0, 0) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        assert_eq!(
-            left,
-            (0i64, 0i64),
-            "{name}: (unpublished, parked) outbox rows"
-        );
-    }
+    let orders: Vec<(Uuid, i64)> = accepted.iter().map(|a| (a.id, a.quantity)).collect();
+    assert_every_order_paid_once(&databases, &bus, &orders, "FAULT-1", INITIAL).await;
 
     for p in procs.iter_mut() {
         p.kill().await;

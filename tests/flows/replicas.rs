@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e::processes::{env, free_port, place_order_retrying, ServiceProcess};
+use e2e::processes::{
+    assert_every_order_paid_once, env, free_port, place_order_retrying, ServiceProcess,
+};
 use e2e::{spawn_router, token};
 use events::testing::TestBus;
 use platform::auth::Role;
@@ -85,32 +87,7 @@ async fn with_two_replicas_of_each_service_a_killed_replica_loses_no_order_and_d
     const INITIAL: i64 = 5_000;
     let admin = token(Uuid::now_v7(), Role::Admin);
     let gql = GraphqlClient::local(router_port);
-    let res = gql
-        .query(
-            "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
-            json!({"i": {"name": "Replicas", "slug": "replicas"}}),
-            Some(&admin),
-        )
-        .await;
-    let category = res["data"]["createCategory"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("category: {res}"))
-        .to_string();
-    let res = gql
-        .query(
-            "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }",
-            json!({"i": {
-                "sku": "TWIN-1", "name": "Twin lamp", "description": "Served twice over",
-                "price": {"amount": 2000, "currency": "EUR"}, "categoryId": category,
-                "images": [], "attributes": [], "stockOnHand": INITIAL,
-            }}),
-            Some(&admin),
-        )
-        .await;
-    let product = res["data"]["createProduct"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("product: {res}"))
-        .to_string();
+    let product = e2e::create_product(&gql, &admin, "TWIN-1", "Twin lamp", 2000, INITIAL).await;
 
     // A burst of orders through the router, from many customers at once.
     let http = reqwest::Client::builder()
@@ -186,67 +163,7 @@ async fn with_two_replicas_of_each_service_a_killed_replica_loses_no_order_and_d
     let accepted = accepted.lock().expect("lock").clone();
     assert_eq!(accepted.len(), 20 * 3 * 3, "every order was accepted");
 
-    // Every order settles, once.
-    let ids: Vec<Uuid> = accepted.iter().map(|(id, _)| *id).collect();
-    let orders_db = sqlx::PgPool::connect(&databases["orders"])
-        .await
-        .expect("orders db");
-    let mut statuses: Vec<(Uuid, String)> = Vec::new();
-    for _ in 0..240 {
-        statuses = sqlx::query_as("SELECT id, status FROM orders WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&orders_db)
-            .await
-            .expect("statuses");
-        if statuses.len() == ids.len() && statuses.iter().all(|(_, s)| s == "PAID") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let unpaid: Vec<&(Uuid, String)> = statuses.iter().filter(|(_, s)| s != "PAID").collect();
-    assert_eq!(statuses.len(), ids.len());
-    assert!(unpaid.is_empty(), "not paid: {unpaid:?}");
-    let paid_twice: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT order_id, count(*) FROM order_status_history
-         WHERE status = 'PAID' GROUP BY order_id HAVING count(*) <> 1",
-    )
-    .fetch_all(&orders_db)
-    .await
-    .expect("history");
-    assert!(paid_twice.is_empty(), "paid more than once: {paid_twice:?}");
-    let payments_db = sqlx::PgPool::connect(&databases["payments"])
-        .await
-        .expect("payments db");
-    let charges: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT order_id, count(*) FROM payments WHERE status = 'SUCCEEDED' GROUP BY order_id",
-    )
-    .fetch_all(&payments_db)
-    .await
-    .expect("payments");
-    assert_eq!(charges.len(), ids.len(), "one successful payment per order");
-    assert!(charges.iter().all(|(_, n)| *n == 1));
-    let products_db = sqlx::PgPool::connect(&databases["products"])
-        .await
-        .expect("products db");
-    let sold: i64 = accepted.iter().map(|(_, q)| q).sum();
-    let mut stock = (0i64, 0i64);
-    for _ in 0..40 {
-        stock = sqlx::query_as(
-            "SELECT stock_on_hand::bigint, reserved::bigint FROM products WHERE sku = 'TWIN-1'",
-        )
-        .fetch_one(&products_db)
-        .await
-        .expect("stock");
-        if stock == (INITIAL - sold, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(stock, (INITIAL - sold, 0), "sold exactly what was paid for");
-    for service in ["products", "orders", "payments"] {
-        let letters = bus.dead_letters(service).await;
-        assert!(letters.is_empty(), "{service} dead-lettered {letters:?}");
-    }
+    assert_every_order_paid_once(&databases, &bus, &accepted, "TWIN-1", INITIAL).await;
 
     let _ = router.kill().await;
     for pair in replicas.iter_mut() {

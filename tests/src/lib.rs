@@ -380,20 +380,7 @@ impl Shop {
         price: i64,
         stock: i64,
     ) -> String {
-        let slug = format!("cat-{}", &Uuid::now_v7().simple().to_string()[20..]);
-        let res = self
-            .query(
-                "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
-                json!({"i": {"name": slug.clone(), "slug": slug}}),
-                Some(admin),
-            )
-            .await;
-        let category = res["data"]["createCategory"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("category: {res}"))
-            .to_string();
-        self.create_product_in(admin, &category, sku, name, price, stock)
-            .await
+        create_product(&self.gql, admin, sku, name, price, stock).await
     }
 
     /// Creates a product in a category; returns its id.
@@ -406,21 +393,7 @@ impl Shop {
         price: i64,
         stock: i64,
     ) -> String {
-        let res = self
-            .query(
-                "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }",
-                json!({"i": {
-                    "sku": sku, "name": name, "description": format!("{name}, for testing"),
-                    "price": {"amount": price, "currency": "EUR"}, "categoryId": category,
-                    "images": [], "attributes": [], "stockOnHand": stock,
-                }}),
-                Some(admin),
-            )
-            .await;
-        res["data"]["createProduct"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("product: {res}"))
-            .to_string()
+        create_product_in(&self.gql, admin, category, sku, name, price, stock).await
     }
 
     /// Registers a customer through the router; returns their access token.
@@ -492,6 +465,58 @@ impl Shop {
             .as_i64()
             .unwrap_or_else(|| panic!("{res}"))
     }
+}
+
+/// Creates a category and a product with `stock` units through `gql` (the
+/// router or the products subgraph); returns the product id.
+pub async fn create_product(
+    gql: &GraphqlClient,
+    admin: &str,
+    sku: &str,
+    name: &str,
+    price: i64,
+    stock: i64,
+) -> String {
+    let slug = format!("cat-{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let res = gql
+        .query(
+            "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
+            json!({"i": {"name": slug.clone(), "slug": slug}}),
+            Some(admin),
+        )
+        .await;
+    let category = res["data"]["createCategory"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("category: {res}"))
+        .to_string();
+    create_product_in(gql, admin, &category, sku, name, price, stock).await
+}
+
+/// Creates a product in a category through `gql`; returns its id.
+pub async fn create_product_in(
+    gql: &GraphqlClient,
+    admin: &str,
+    category: &str,
+    sku: &str,
+    name: &str,
+    price: i64,
+    stock: i64,
+) -> String {
+    let res = gql
+        .query(
+            "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }",
+            json!({"i": {
+                "sku": sku, "name": name, "description": format!("{name}, for testing"),
+                "price": {"amount": price, "currency": "EUR"}, "categoryId": category,
+                "images": [], "attributes": [], "stockOnHand": stock,
+            }}),
+            Some(admin),
+        )
+        .await;
+    res["data"]["createProduct"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("product: {res}"))
+        .to_string()
 }
 
 /// Starts the router on the committed supergraph and config with the

@@ -161,3 +161,103 @@ pub async fn place_order_retrying(
     }
     None
 }
+
+/// Waits until every one of `orders` (id, quantity of `sku`) is PAID, then
+/// checks the saga settled each exactly once: one PAID in its history, one
+/// successful unrefunded payment, the stock of `sku` down by what was sold
+/// with nothing held, no dead letter, and every outbox drained with none
+/// parked. `databases` are the services' database URLs by name.
+pub async fn assert_every_order_paid_once(
+    databases: &std::collections::HashMap<&str, String>,
+    bus: &events::testing::TestBus,
+    orders: &[(Uuid, i64)],
+    sku: &str,
+    initial_stock: i64,
+) {
+    let connect = |name: &str| sqlx::PgPool::connect(&databases[name]);
+    let orders_db = connect("orders").await.expect("orders db");
+    let ids: Vec<Uuid> = orders.iter().map(|(id, _)| *id).collect();
+    let mut statuses: Vec<(Uuid, String)> = Vec::new();
+    for _ in 0..240 {
+        statuses = sqlx::query_as("SELECT id, status FROM orders WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&orders_db)
+            .await
+            .expect("statuses");
+        if statuses.len() == ids.len() && statuses.iter().all(|(_, s)| s == "PAID") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(statuses.len(), ids.len(), "every accepted order exists");
+    let unpaid: Vec<&(Uuid, String)> = statuses.iter().filter(|(_, s)| s != "PAID").collect();
+    assert!(
+        unpaid.is_empty(),
+        "with a good card and plenty of stock every order is paid: {unpaid:?}"
+    );
+    let paid_twice: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT order_id, count(*) FROM order_status_history
+         WHERE status = 'PAID' GROUP BY order_id HAVING count(*) <> 1",
+    )
+    .fetch_all(&orders_db)
+    .await
+    .expect("history");
+    assert!(paid_twice.is_empty(), "paid more than once: {paid_twice:?}");
+
+    let payments_db = connect("payments").await.expect("payments db");
+    let charges: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT order_id, status, refunded_amount FROM payments WHERE order_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&payments_db)
+    .await
+    .expect("payments");
+    assert_eq!(charges.len(), ids.len(), "one payment per order");
+    for (order, status, refunded) in &charges {
+        assert_eq!((status.as_str(), *refunded), ("SUCCEEDED", 0), "{order}");
+    }
+
+    let products_db = connect("products").await.expect("products db");
+    let sold: i64 = orders.iter().map(|(_, q)| q).sum();
+    let mut stock = (0i64, 0i64);
+    for _ in 0..40 {
+        stock = sqlx::query_as(
+            "SELECT stock_on_hand::bigint, reserved::bigint FROM products WHERE sku = $1",
+        )
+        .bind(sku)
+        .fetch_one(&products_db)
+        .await
+        .expect("stock");
+        if stock == (initial_stock - sold, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        stock,
+        (initial_stock - sold, 0),
+        "sold exactly what was paid for"
+    );
+
+    for service in ["products", "orders", "payments"] {
+        let letters = bus.dead_letters(service).await;
+        assert!(letters.is_empty(), "{service} dead-lettered {letters:?}");
+    }
+    for (name, url) in databases {
+        let db = sqlx::PgPool::connect(url).await.expect("db");
+        let mut left = (0i64, 0i64);
+        for _ in 0..40 {
+            left = sqlx::query_as(
+                "SELECT count(*) FILTER (WHERE published_at IS NULL), count(parked_at) FROM outbox",
+            )
+            .fetch_one(&db)
+            .await
+            .expect("outbox");
+            if left == (0, 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(left, (0, 0), "{name}: (unpublished, parked) outbox rows");
+    }
+}

@@ -226,16 +226,21 @@ impl Handler for RecordingHandler {
         {
             return Err(HandlerError::Transient(anyhow::anyhow!("database busy")));
         }
-        let Some(mut tx) = begin_once(&self.pool, "products", event).await? else {
-            return Ok(());
-        };
-        sqlx::query("INSERT INTO applied (event_id, n) VALUES ($1, 1) ON CONFLICT (event_id) DO UPDATE SET n = applied.n + 1")
-            .bind(event.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        apply_once(&self.pool, event).await
     }
+}
+
+/// Records `event` in `applied`, once (the inbox), as a real handler would.
+async fn apply_once(pool: &PgPool, event: &RawEnvelope) -> Result<(), HandlerError> {
+    let Some(mut tx) = begin_once(pool, "products", event).await? else {
+        return Ok(());
+    };
+    sqlx::query("INSERT INTO applied (event_id, n) VALUES ($1, 1) ON CONFLICT (event_id) DO UPDATE SET n = applied.n + 1")
+        .bind(event.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[tokio::test]
@@ -456,6 +461,19 @@ async fn dead_letters(h: &Harness, service: &str) -> Vec<dlq::DeadLetter> {
     dlq::list(&h.conn, &h.topology, service, 100).await.unwrap()
 }
 
+/// The dead letters of `service` once there are at least `n` (or after 15 s).
+async fn wait_for_dead_letters(h: &Harness, service: &str, n: usize) -> Vec<dlq::DeadLetter> {
+    let mut letters = Vec::new();
+    for _ in 0..150 {
+        letters = dead_letters(h, service).await;
+        if letters.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    letters
+}
+
 #[tokio::test]
 async fn an_oversized_correlation_id_in_the_outbox_does_not_stop_the_relay() {
     let h = Harness::new().await;
@@ -589,14 +607,7 @@ async fn a_transient_failure_that_never_ends_is_dead_lettered_when_the_budget_is
     h.start_consumer_with(handler.clone(), config);
     h.start_relay("relay");
     let ids = h.place(1).await;
-    let mut letters = Vec::new();
-    for _ in 0..150 {
-        letters = dead_letters(&h, "products").await;
-        if !letters.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let letters = wait_for_dead_letters(&h, "products", 1).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event.as_ref().map(|e| e.id), Some(ids[0]));
     assert_eq!(
@@ -617,15 +628,7 @@ struct ProxiedHandler {
 impl Handler for ProxiedHandler {
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let Some(mut tx) = begin_once(&self.pool, "products", event).await? else {
-            return Ok(());
-        };
-        sqlx::query("INSERT INTO applied (event_id, n) VALUES ($1, 1)")
-            .bind(event.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        apply_once(&self.pool, event).await
     }
 }
 
@@ -789,14 +792,7 @@ async fn an_event_from_a_service_that_may_not_publish_it_is_never_applied() {
     h.publish_raw(&serde_json::to_vec(&genuine).unwrap(), "order.placed")
         .await;
     assert_eq!(h.wait_applied(1).await, vec![(genuine.id, 1)]);
-    let mut letters = Vec::new();
-    for _ in 0..50 {
-        letters = dead_letters(&h, "products").await;
-        if !letters.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let letters = wait_for_dead_letters(&h, "products", 1).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event.as_ref().map(|e| e.id), Some(forged.id));
     assert_eq!(

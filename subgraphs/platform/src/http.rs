@@ -41,6 +41,10 @@ where
 {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql::<E>))
+        // GraphQL's extractor reads the raw body: bound it here too.
+        .route_layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .route_layer(axum::middleware::from_fn(json_only))
         .with_state(GraphqlState { executor, verifier })
 }
@@ -87,8 +91,19 @@ fn check_graphql_text(request: &async_graphql::Request) -> Result<(), crate::inp
 }
 
 /// `/graphql` takes JSON only: no multipart uploads, which would be read into
-/// memory (415 otherwise).
+/// memory (415 otherwise), and no body over [`MAX_BODY_BYTES`] (413).
 async fn json_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return body_problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        );
+    }
     let multipart = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -179,8 +194,6 @@ pub fn with_common_layers(router: Router) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Also for extractors that read the raw body (GraphQL's): 413 past the limit.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req
                 .headers()
