@@ -24,6 +24,11 @@ pub struct Config {
     /// `ORDERS_JWT_PUBLIC_KEY_PEM`: the PEM itself; wins over the path.
     #[serde(default)]
     pub jwt_public_key_pem: Option<String>,
+    /// `ORDERS_JWKS_URL`: the users service's key set
+    /// (`http://users:4001/.well-known/jwks.json`); when set, token keys follow
+    /// it (a rotated key is fetched when first seen), the PEM above seeds it.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     /// `ORDERS_PRODUCTS_URL`: the products service, for price quotes.
     #[serde(default = "default_products_url")]
     pub products_url: String,
@@ -84,6 +89,7 @@ impl Default for Config {
             db_max_connections: default_db_max_connections(),
             jwt_public_key_path: platform::config::default_jwt_public_key_path(),
             jwt_public_key_pem: None,
+            jwks_url: None,
             products_url: default_products_url(),
             quote_timeout_ms: default_quote_timeout_ms(),
             quote_retries: default_quote_retries(),

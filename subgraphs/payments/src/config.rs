@@ -24,6 +24,11 @@ pub struct Config {
     /// `PAYMENTS_JWT_PUBLIC_KEY_PEM`: the PEM itself; wins over the path.
     #[serde(default)]
     pub jwt_public_key_pem: Option<String>,
+    /// `PAYMENTS_JWKS_URL`: the users service's key set
+    /// (`http://users:4001/.well-known/jwks.json`); when set, token keys follow
+    /// it (a rotated key is fetched when first seen), the PEM above seeds it.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     /// `PAYMENTS_PROVIDER_TIMEOUT_MS`: how long a charge may take at the card
     /// provider before it counts as a (retryable) failure (default 2000).
     #[serde(default = "default_provider_timeout_ms")]
@@ -81,6 +86,7 @@ impl Default for Config {
             db_max_connections: default_db_max_connections(),
             jwt_public_key_path: platform::config::default_jwt_public_key_path(),
             jwt_public_key_pem: None,
+            jwks_url: None,
             provider_timeout_ms: default_provider_timeout_ms(),
             amqp_url: platform::config::default_amqp_url(),
             events_prefix: String::new(),

@@ -38,10 +38,13 @@ impl Service {
         config: Config,
         provider: Arc<dyn CardProvider>,
     ) -> anyhow::Result<Service> {
-        let verifier = Arc::new(JwtVerifier::from_pem_or_file(
-            config.jwt_public_key_pem.as_deref(),
-            &config.jwt_public_key_path,
-        )?);
+        let verifier = Arc::new(
+            JwtVerifier::from_pem_or_file(
+                config.jwt_public_key_pem.as_deref(),
+                &config.jwt_public_key_path,
+            )?
+            .with_jwks_url(config.jwks_url.as_deref()),
+        );
         let pool = platform::db::connect_with(
             &config.database_url,
             &[&MIGRATOR, &events::MIGRATOR],

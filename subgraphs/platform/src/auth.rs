@@ -111,17 +111,25 @@ pub enum Auth {
 impl Auth {
     /// Reads `Authorization: Bearer <token>` and verifies it.
     pub fn from_headers(headers: &http::HeaderMap, verifier: &JwtVerifier) -> Auth {
-        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
-            return Auth::Anonymous;
-        };
-        let Ok(value) = value.to_str() else {
-            return Auth::Invalid("the Authorization header is not valid text".into());
-        };
-        let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Auth::Invalid("the Authorization header must be `Bearer <token>`".into()),
-        };
-        match verifier.verify(token) {
+        match bearer(headers) {
+            Err(auth) => auth,
+            Ok(None) => Auth::Anonymous,
+            Ok(Some(token)) => Auth::from_verified(verifier.verify(token)),
+        }
+    }
+
+    /// Like [`Auth::from_headers`], bringing the verifier's keys up to date
+    /// first when needed (see [`JwtVerifier::verify_fresh`]).
+    pub async fn from_headers_fresh(headers: &http::HeaderMap, verifier: &JwtVerifier) -> Auth {
+        match bearer(headers) {
+            Err(auth) => auth,
+            Ok(None) => Auth::Anonymous,
+            Ok(Some(token)) => Auth::from_verified(verifier.verify_fresh(token).await),
+        }
+    }
+
+    fn from_verified(verified: Result<Viewer, Error>) -> Auth {
+        match verified {
             Ok(viewer) => Auth::User(viewer),
             Err(e) => Auth::Invalid(e.to_string()),
         }
@@ -144,6 +152,25 @@ impl Auth {
         } else {
             Err(Error::Forbidden("administrators only".into()))
         }
+    }
+}
+
+/// The bearer token of a request (`None` without an `Authorization` header),
+/// or the [`Auth`] to answer when the header is malformed.
+fn bearer(headers: &http::HeaderMap) -> Result<Option<&str>, Auth> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Ok(value) = value.to_str() else {
+        return Err(Auth::Invalid(
+            "the Authorization header is not valid text".into(),
+        ));
+    };
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
+        _ => Err(Auth::Invalid(
+            "the Authorization header must be `Bearer <token>`".into(),
+        )),
     }
 }
 
@@ -197,6 +224,15 @@ impl Jwk {
     }
 }
 
+impl Jwk {
+    /// The PEM (SPKI) of this key.
+    pub fn to_public_pem(&self) -> anyhow::Result<String> {
+        let n = rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(&self.n)?);
+        let e = rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(&self.e)?);
+        Ok(rsa::RsaPublicKey::new(n, e)?.to_public_key_pem(rsa::pkcs8::LineEnding::LF)?)
+    }
+}
+
 /// A JSON Web Key Set, as served at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Jwks {
@@ -204,16 +240,36 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
-/// Verifies RS256 access tokens against one or more public keys.
+/// Verifies RS256 access tokens against one or more public keys, picked by
+/// the token's `kid`. With a JWKS URL (the users service's
+/// `/.well-known/jwks.json`) the key set follows the issuer: a token naming a
+/// key not seen yet makes the verifier fetch the set again (at most every
+/// few seconds), and the set is refreshed when older than a few minutes, so a
+/// key rotation (a new current key, the old one kept as previous) invalidates
+/// no valid token.
 #[derive(Clone)]
 pub struct JwtVerifier {
-    keys: Vec<(String, DecodingKey)>,
+    keys: std::sync::Arc<std::sync::RwLock<Vec<(String, DecodingKey)>>>,
     validation: Validation,
+    remote: Option<std::sync::Arc<RemoteJwks>>,
 }
+
+/// Where a verifier refreshes its keys from.
+struct RemoteJwks {
+    url: String,
+    http: reqwest::Client,
+    fetched: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How often an unknown key id may trigger a fetch of the key set.
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(5);
+/// How old a fetched key set may get before it is fetched again.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<&str> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let kids: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("JwtVerifier").field("kids", &kids).finish()
     }
 }
@@ -229,8 +285,9 @@ impl JwtVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
         Ok(JwtVerifier {
-            keys: vec![(kid, key)],
+            keys: std::sync::Arc::new(std::sync::RwLock::new(vec![(kid, key)])),
             validation,
+            remote: None,
         })
     }
 
@@ -250,13 +307,45 @@ impl JwtVerifier {
         Self::from_public_pem(&pem)
     }
 
-    /// Verifies a token and returns its viewer.
+    /// A verifier for every key of `jwks` (the issuer's own set, current and
+    /// previous keys).
+    pub fn from_jwks(jwks: &Jwks) -> anyhow::Result<Self> {
+        let first = jwks
+            .keys
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("an empty key set"))?;
+        let mut verifier = Self::from_public_pem(&first.to_public_pem()?)?;
+        let keys = jwks
+            .keys
+            .iter()
+            .map(|k| Ok((k.kid.clone(), DecodingKey::from_rsa_components(&k.n, &k.e)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        verifier.keys = std::sync::Arc::new(std::sync::RwLock::new(keys));
+        Ok(verifier)
+    }
+
+    /// The same verifier, following the key set at `url` (if any) from now on.
+    pub fn with_jwks_url(mut self, url: Option<&str>) -> Self {
+        self.remote = url.filter(|u| !u.is_empty()).map(|url| {
+            std::sync::Arc::new(RemoteJwks {
+                url: url.to_string(),
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(3))
+                    .build()
+                    .unwrap_or_default(),
+                fetched: tokio::sync::Mutex::new(None),
+            })
+        });
+        self
+    }
+
+    /// Verifies a token against the keys known now and returns its viewer.
     pub fn verify(&self, token: &str) -> Result<Viewer, Error> {
         let invalid = |why: &str| Error::Unauthenticated(format!("invalid token: {why}"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
         let kid = header.kid.ok_or_else(|| invalid("no key id"))?;
-        let (_, key) = self
-            .keys
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let (_, key) = keys
             .iter()
             .find(|(k, _)| *k == kid)
             .ok_or_else(|| invalid("unknown key id"))?;
@@ -272,6 +361,70 @@ impl JwtVerifier {
             role: data.claims.role,
         })
     }
+
+    /// Like [`JwtVerifier::verify`], first bringing the key set up to date
+    /// when it is old, or when the token names a key not known yet.
+    pub async fn verify_fresh(&self, token: &str) -> Result<Viewer, Error> {
+        let Some(remote) = &self.remote else {
+            return self.verify(token);
+        };
+        let stale = remote
+            .fetched
+            .lock()
+            .await
+            .is_none_or(|at| at.elapsed() > JWKS_MAX_AGE);
+        if stale {
+            self.refresh(remote, Duration::ZERO).await;
+        }
+        match self.verify(token) {
+            Err(Error::Unauthenticated(why)) if why.ends_with("unknown key id") => {
+                self.refresh(remote, JWKS_MIN_REFETCH).await;
+                self.verify(token)
+            }
+            other => other,
+        }
+    }
+
+    /// Fetches the key set unless it was fetched less than `min_age` ago. A
+    /// failed fetch keeps the keys known so far.
+    async fn refresh(&self, remote: &RemoteJwks, min_age: Duration) {
+        let mut fetched = remote.fetched.lock().await;
+        if fetched.is_some_and(|at| at.elapsed() < min_age) {
+            return;
+        }
+        *fetched = Some(std::time::Instant::now());
+        let jwks = async {
+            remote
+                .http
+                .get(&remote.url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<Jwks>()
+                .await
+        }
+        .await;
+        match jwks {
+            Ok(jwks) => {
+                let keys: Vec<(String, DecodingKey)> = jwks
+                    .keys
+                    .iter()
+                    .filter(|k| k.kty == "RSA" && k.alg == "RS256")
+                    .filter_map(|k| {
+                        DecodingKey::from_rsa_components(&k.n, &k.e)
+                            .ok()
+                            .map(|key| (k.kid.clone(), key))
+                    })
+                    .collect();
+                if !keys.is_empty() {
+                    *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, url = %remote.url, "cannot fetch the JWKS; keeping the keys known")
+            }
+        }
+    }
 }
 
 /// Signs RS256 access tokens (used by the users service, and by tests).
@@ -280,6 +433,7 @@ pub struct TokenSigner {
     key: EncodingKey,
     kid: String,
     jwk: Jwk,
+    previous: Vec<Jwk>,
     ttl: Duration,
 }
 
@@ -297,14 +451,33 @@ impl TokenSigner {
         let kid = key_id(public_pem)?;
         let jwk = Jwk::from_public_pem(public_pem, &kid)?;
         let key = EncodingKey::from_rsa_pem(private_pem.as_bytes())?;
-        Ok(TokenSigner { key, kid, jwk, ttl })
+        Ok(TokenSigner {
+            key,
+            kid,
+            jwk,
+            previous: Vec::new(),
+            ttl,
+        })
     }
 
-    /// The public key set that verifies this signer's tokens.
-    pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![self.jwk.clone()],
+    /// The same signer, also publishing earlier public keys (PEMs) in its key
+    /// set, so that tokens they signed stay valid after a rotation.
+    pub fn with_previous_keys(mut self, public_pems: &[String]) -> anyhow::Result<Self> {
+        for pem in public_pems {
+            let kid = key_id(pem)?;
+            if kid != self.kid {
+                self.previous.push(Jwk::from_public_pem(pem, &kid)?);
+            }
         }
+        Ok(self)
+    }
+
+    /// The public key set that verifies this signer's tokens: the current key
+    /// first, then the previous ones.
+    pub fn jwks(&self) -> Jwks {
+        let mut keys = vec![self.jwk.clone()];
+        keys.extend(self.previous.iter().cloned());
+        Jwks { keys }
     }
 
     /// How long an access token lives.

@@ -64,7 +64,7 @@ async fn graphql<E: Executor>(
         error.extensions = Some(extensions);
         return async_graphql::Response::from_errors(vec![error]).into();
     }
-    let auth = Auth::from_headers(&headers, &state.verifier);
+    let auth = Auth::from_headers_fresh(&headers, &state.verifier).await;
     state.executor.execute(request.data(auth)).await.into()
 }
 

@@ -18,7 +18,12 @@ pub struct TestKeys {
 /// A 2048-bit RSA key pair, generated on first use and shared by the process.
 pub fn test_keys() -> &'static TestKeys {
     static KEYS: OnceLock<TestKeys> = OnceLock::new();
-    KEYS.get_or_init(|| {
+    KEYS.get_or_init(new_test_keys)
+}
+
+/// A new 2048-bit RSA key pair (key rotation tests).
+pub fn new_test_keys() -> TestKeys {
+    {
         let mut rng = rand::thread_rng();
         #[allow(clippy::expect_used)] // test fixture: a failure here is a broken test setup
         let key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA key generation");
@@ -33,7 +38,7 @@ pub fn test_keys() -> &'static TestKeys {
             private_pem,
             public_pem,
         }
-    })
+    }
 }
 
 /// The server tests create their databases on: `TEST_DATABASE_URL` or the local

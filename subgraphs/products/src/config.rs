@@ -30,6 +30,11 @@ pub struct Config {
     /// `PRODUCTS_JWT_PUBLIC_KEY_PEM`: the PEM itself; when set it wins over the path.
     #[serde(default)]
     pub jwt_public_key_pem: Option<String>,
+    /// `PRODUCTS_JWKS_URL`: the users service's key set
+    /// (`http://users:4001/.well-known/jwks.json`); when set, token keys follow
+    /// it (a rotated key is fetched when first seen), the PEM above seeds it.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     /// `PRODUCTS_LOADER_DELAY_MS`: how long GraphQL DataLoaders collect keys
     /// before one batched query (default 2).
     #[serde(default = "default_loader_delay_ms")]
@@ -101,6 +106,7 @@ impl Default for Config {
             db_max_connections: default_db_max_connections(),
             jwt_public_key_path: platform::config::default_jwt_public_key_path(),
             jwt_public_key_pem: None,
+            jwks_url: None,
             loader_delay_ms: default_loader_delay_ms(),
             seed_demo: false,
             amqp_url: platform::config::default_amqp_url(),

@@ -45,10 +45,13 @@ impl Service {
     /// Connects the store (creating and migrating a PostgreSQL database, or the
     /// MongoDB indexes), seeds when asked, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Service> {
-        let verifier = Arc::new(JwtVerifier::from_pem_or_file(
-            config.jwt_public_key_pem.as_deref(),
-            &config.jwt_public_key_path,
-        )?);
+        let verifier = Arc::new(
+            JwtVerifier::from_pem_or_file(
+                config.jwt_public_key_pem.as_deref(),
+                &config.jwt_public_key_path,
+            )?
+            .with_jwks_url(config.jwks_url.as_deref()),
+        );
         let (store, ledger, ready) = connect_store(&config).await?;
         if config.seed_demo {
             crate::seed::seed_if_empty(store.as_ref()).await?;

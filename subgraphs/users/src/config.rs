@@ -30,6 +30,11 @@ pub struct Config {
     /// `USERS_JWT_PUBLIC_KEY_PEM`: the public key itself; wins over the path.
     #[serde(default)]
     pub jwt_public_key_pem: Option<String>,
+    /// `USERS_JWT_PREVIOUS_PUBLIC_KEYS_PEM`: public keys that signed tokens
+    /// before the current one (PEM blocks, one after the other); published in
+    /// the JWKS after a rotation so that their tokens stay valid until they expire.
+    #[serde(default)]
+    pub jwt_previous_public_keys_pem: Option<String>,
     /// `USERS_ACCESS_TOKEN_TTL_SECS`: access token lifetime (default 900).
     #[serde(default = "default_access_ttl")]
     pub access_token_ttl_secs: u64,
@@ -94,6 +99,7 @@ impl Default for Config {
             jwt_public_key_path: platform::config::default_jwt_public_key_path(),
             jwt_private_key_pem: None,
             jwt_public_key_pem: None,
+            jwt_previous_public_keys_pem: None,
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
             throttle_step_ms: default_throttle_step_ms(),

@@ -49,12 +49,17 @@ impl Service {
             &config.jwt_public_key_path,
             "public",
         )?;
-        let signer = Arc::new(TokenSigner::from_pem(
-            &private,
-            &public,
-            Duration::from_secs(config.access_token_ttl_secs),
-        )?);
-        let verifier = Arc::new(JwtVerifier::from_public_pem(&public)?);
+        let previous = split_pems(config.jwt_previous_public_keys_pem.as_deref().unwrap_or(""));
+        let signer = Arc::new(
+            TokenSigner::from_pem(
+                &private,
+                &public,
+                Duration::from_secs(config.access_token_ttl_secs),
+            )?
+            .with_previous_keys(&previous)?,
+        );
+        // Users verifies what it signed, with the current and the previous keys.
+        let verifier = Arc::new(JwtVerifier::from_jwks(&signer.jwks())?);
         let pool = platform::db::connect_with(
             &config.database_url,
             &[&MIGRATOR, &events::MIGRATOR],
@@ -125,4 +130,13 @@ pub fn build_router(
             .merge(health_router(postgres_ready(pool)))
             .merge(crate::rest::routes(accounts, verifier)),
     )
+}
+
+/// The PEM blocks of `text`, one after the other.
+fn split_pems(text: &str) -> Vec<String> {
+    text.split_inclusive("-----END PUBLIC KEY-----")
+        .map(str::trim)
+        .filter(|block| block.contains("-----BEGIN PUBLIC KEY-----"))
+        .map(|block| format!("{block}\n"))
+        .collect()
 }

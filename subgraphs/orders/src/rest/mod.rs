@@ -28,8 +28,10 @@ struct RestState {
 }
 
 impl RestState {
-    fn viewer(&self, headers: &HeaderMap) -> Result<Viewer> {
-        Auth::from_headers(headers, &self.verifier).viewer()
+    async fn viewer(&self, headers: &HeaderMap) -> Result<Viewer> {
+        Auth::from_headers_fresh(headers, &self.verifier)
+            .await
+            .viewer()
     }
 }
 
@@ -221,7 +223,7 @@ async fn place(
     headers: HeaderMap,
     JsonBody(body): JsonBody<PlaceOrderBody>,
 ) -> Result<(StatusCode, Json<OrderJson>)> {
-    let viewer = state.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -281,7 +283,7 @@ async fn list(
     headers: HeaderMap,
     query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>> {
-    let viewer = state.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let Query(q) = query.map_err(|e| Error::invalid(e.body_text()))?;
     let page = PageRequest::<Uuid>::parse(q.first, q.after)?;
     let mut rows = state
@@ -314,7 +316,7 @@ async fn one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<OrderJson>> {
-    let viewer = state.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let order = state.orders.order_for(&viewer, &id).await?;
     let json = to_json(&state.orders, vec![order])
         .await?
@@ -349,7 +351,7 @@ async fn cancel(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<OrderJson>> {
-    let viewer = state.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     // The body is optional: none, or `{"reason": "..."}`.
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
         CancelBody::default()

@@ -128,7 +128,9 @@ async fn by_id(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentJson>> {
-    let viewer = Auth::from_headers(&headers, &state.verifier).viewer()?;
+    let viewer = Auth::from_headers_fresh(&headers, &state.verifier)
+        .await
+        .viewer()?;
     Ok(Json(state.payments.payment_for(&viewer, &id).await?.into()))
 }
 
@@ -145,7 +147,9 @@ async fn by_order(
     headers: HeaderMap,
     query: std::result::Result<Query<ByOrder>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>> {
-    let viewer = Auth::from_headers(&headers, &state.verifier).viewer()?;
+    let viewer = Auth::from_headers_fresh(&headers, &state.verifier)
+        .await
+        .viewer()?;
     let Query(query) = query.map_err(|e| Error::invalid(e.body_text()))?;
     let order_id = query
         .order_id

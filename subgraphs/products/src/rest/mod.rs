@@ -440,7 +440,9 @@ async fn set_stock(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetStockBody>,
 ) -> Result<Json<StockJson>> {
-    Auth::from_headers(&headers, &state.verifier).admin()?;
+    Auth::from_headers_fresh(&headers, &state.verifier)
+        .await
+        .admin()?;
     let product = state
         .catalog
         .set_stock(&id, body.quantity, body.expected_stock_on_hand)
@@ -464,7 +466,9 @@ async fn adjust_stock(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AdjustStockBody>,
 ) -> Result<Json<StockJson>> {
-    Auth::from_headers(&headers, &state.verifier).admin()?;
+    Auth::from_headers_fresh(&headers, &state.verifier)
+        .await
+        .admin()?;
     let product = state.catalog.adjust_stock(&id, body.delta).await?;
     Ok(Json(StockJson::from(&product)))
 }

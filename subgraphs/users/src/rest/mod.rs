@@ -185,7 +185,9 @@ async fn refresh(
     responses((status = 200, body = UserJson),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn me(State(s): State<RestState>, headers: HeaderMap) -> Result<Json<UserJson>> {
-    let viewer = Auth::from_headers(&headers, &s.verifier).viewer()?;
+    let viewer = Auth::from_headers_fresh(&headers, &s.verifier)
+        .await
+        .viewer()?;
     Ok(Json(s.accounts.me(&viewer).await?.into()))
 }
 

@@ -1,0 +1,97 @@
+//! Signing keys rotate without logging anyone out: the users service signs
+//! with its new key and keeps publishing the previous one in its JWKS; the
+//! other services follow that key set, fetching a key the first time a token
+//! names it. A token signed by a key nobody published opens nothing.
+
+use std::time::Duration;
+
+use platform::auth::{Role, TokenSigner};
+use platform::testing::{fresh_database_url, new_test_keys, test_keys, GraphqlClient, TestKeys};
+use serde_json::json;
+use uuid::Uuid;
+
+fn admin_token(keys: &TestKeys) -> String {
+    TokenSigner::from_pem(
+        &keys.private_pem,
+        &keys.public_pem,
+        Duration::from_secs(900),
+    )
+    .expect("signer")
+    .sign(Uuid::now_v7(), Role::Admin)
+    .expect("token")
+    .0
+}
+
+#[tokio::test]
+async fn a_rotated_key_invalidates_no_valid_token_and_an_unknown_key_opens_nothing() {
+    let (old, new, stranger) = (test_keys().clone(), new_test_keys(), new_test_keys());
+    // Users after the rotation: signs with the new key, still publishes the old one.
+    let users = users::startup::Service::build(users::config::Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: fresh_database_url("keys_users"),
+        jwt_private_key_pem: Some(new.private_pem.clone()),
+        jwt_public_key_pem: Some(new.public_pem.clone()),
+        jwt_previous_public_keys_pem: Some(old.public_pem.clone()),
+        event_workers: false,
+        ..Default::default()
+    })
+    .await
+    .expect("users");
+    let users_port = users.port();
+    tokio::spawn(users.run(std::future::pending()));
+    let jwks: serde_json::Value = reqwest::get(format!(
+        "http://127.0.0.1:{users_port}/.well-known/jwks.json"
+    ))
+    .await
+    .expect("jwks")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{jwks}");
+
+    // Products as deployed before the rotation: only the old key in hand.
+    let products = products::startup::Service::build(products::config::Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: fresh_database_url("keys_products"),
+        jwt_public_key_pem: Some(old.public_pem.clone()),
+        jwks_url: Some(format!(
+            "http://127.0.0.1:{users_port}/.well-known/jwks.json"
+        )),
+        event_workers: false,
+        ..Default::default()
+    })
+    .await
+    .expect("products");
+    let gql = GraphqlClient::local(products.port());
+    tokio::spawn(products.run(std::future::pending()));
+
+    let create = |token: String, slug: &'static str| {
+        let gql = gql.clone();
+        async move {
+            gql.query(
+                "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
+                json!({"i": {"name": slug, "slug": slug}}),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    let res = create(admin_token(&old), "before").await;
+    assert!(
+        res["data"]["createCategory"]["id"].is_string(),
+        "an old token still works: {res}"
+    );
+    let res = create(admin_token(&new), "after").await;
+    assert!(
+        res["data"]["createCategory"]["id"].is_string(),
+        "a new token works at once: {res}"
+    );
+    let res = create(admin_token(&stranger), "never").await;
+    assert_eq!(
+        platform::testing::first_error_code(&res).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{res}"
+    );
+}
