@@ -44,7 +44,11 @@ pub struct Accounts {
     refresh_ttl: Duration,
     throttle_step: Duration,
     signups_per_address: i32,
+    refresh_family_lifetime: Duration,
 }
+
+/// How long a sign-in lasts at most, however often its refresh token rotates.
+pub const DEFAULT_REFRESH_FAMILY_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// How much longer each attempt past a throttle's first bound waits.
 pub const DEFAULT_THROTTLE_STEP: Duration = Duration::from_millis(200);
@@ -69,7 +73,15 @@ impl Accounts {
             refresh_ttl,
             throttle_step: DEFAULT_THROTTLE_STEP,
             signups_per_address: Scope::SignupAddress.policy().lock_after,
+            refresh_family_lifetime: DEFAULT_REFRESH_FAMILY_LIFETIME,
         }
+    }
+
+    /// The same use cases, ending every sign-in `lifetime` after it began,
+    /// however often its refresh token was rotated.
+    pub fn with_refresh_family_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_family_lifetime = lifetime;
+        self
     }
 
     /// The same use cases, locking an address out after `limit` sign-ups in
@@ -253,7 +265,20 @@ impl Accounts {
     ) -> Result<AuthTokens> {
         let (access_token, expires_at) = self.signer.sign(user.id, user.role)?;
         let refresh_token = new_refresh_token();
-        let refresh_expires = Utc::now() + self.refresh_ttl;
+        // Each rotation extends the sign-in, but never past the family's end.
+        let began: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT min(created_at) FROM refresh_tokens WHERE family_id = $1")
+                .bind(family)
+                .fetch_one(&mut *conn)
+                .await?;
+        let now = Utc::now();
+        let family_ends = began.unwrap_or(now) + self.refresh_family_lifetime;
+        if family_ends <= now {
+            return Err(Error::Unauthenticated(
+                "this sign-in has ended; sign in again".into(),
+            ));
+        }
+        let refresh_expires = (now + self.refresh_ttl).min(family_ends);
         store::insert_refresh_token(
             conn,
             user.id,

@@ -41,6 +41,10 @@ pub struct Config {
     /// `USERS_REFRESH_TOKEN_TTL_SECS`: refresh token lifetime (default 30 days).
     #[serde(default = "default_refresh_ttl")]
     pub refresh_token_ttl_secs: u64,
+    /// `USERS_REFRESH_FAMILY_MAX_SECS`: how long a sign-in lasts at most, however
+    /// often its refresh token rotates (default 90 days).
+    #[serde(default = "default_refresh_family_max_secs")]
+    pub refresh_family_max_secs: u64,
     /// `USERS_THROTTLE_STEP_MS`: how much longer each sign-in or sign-up past a
     /// throttle's first bound waits (default 200).
     #[serde(default = "default_throttle_step_ms")]
@@ -103,6 +107,7 @@ impl Default for Config {
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
             throttle_step_ms: default_throttle_step_ms(),
+            refresh_family_max_secs: default_refresh_family_max_secs(),
             signups_per_address: default_signups_per_address(),
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
@@ -119,4 +124,8 @@ fn default_throttle_step_ms() -> u64 {
 
 fn default_signups_per_address() -> i32 {
     20
+}
+
+fn default_refresh_family_max_secs() -> u64 {
+    90 * 24 * 3600
 }

@@ -72,7 +72,8 @@ impl Service {
             Duration::from_secs(config.refresh_token_ttl_secs),
         )
         .with_throttle_step(Duration::from_millis(config.throttle_step_ms))
-        .with_signups_per_address(config.signups_per_address);
+        .with_signups_per_address(config.signups_per_address)
+        .with_refresh_family_lifetime(Duration::from_secs(config.refresh_family_max_secs));
         if let (Some(email), Some(password)) = (
             &config.bootstrap_admin_email,
             &config.bootstrap_admin_password,

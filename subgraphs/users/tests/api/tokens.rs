@@ -90,3 +90,28 @@ async fn logging_out_revokes_the_refresh_token() {
         "{res}"
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
+    let mut config = crate::helpers::test_config();
+    config.refresh_family_max_secs = 3;
+    let app = crate::helpers::spawn_app_with(config).await;
+    let (_, _, mut refresh) = app.register("short@example.com").await;
+    // Rotating within the lifetime works...
+    for _ in 0..2 {
+        let res = app.gql.query(REFRESH, json!({"t": refresh}), None).await;
+        refresh = res["data"]["refreshToken"]["refreshToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{res}"))
+            .to_string();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    // ...but not past it, whatever the last token's own expiry.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let res = app.gql.query(REFRESH, json!({"t": refresh}), None).await;
+    assert_eq!(
+        first_error_code(&res).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{res}"
+    );
+}
