@@ -15,9 +15,23 @@ fn yaml(file: &str) -> Yaml {
     serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(file)).unwrap()).unwrap()
 }
 
-/// `compose.yml` as Docker Compose reads it (anchors and merge keys resolved).
-fn compose() -> Yaml {
+/// An env file with made-up secrets, as `scripts/compose-env` writes one.
+pub fn compose_env_file() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("shop-compose-{}.env", std::process::id()));
+    std::fs::write(
+        &path,
+        "SHOP_POSTGRES_PASSWORD=pg-test-secret\nSHOP_RABBITMQ_PASSWORD=mq-test-secret\nSHOP_ADMIN_PASSWORD=admin-test-secret\n",
+    )
+    .unwrap();
+    path
+}
+
+/// `compose.yml` as Docker Compose reads it (anchors and merge keys resolved),
+/// with the secrets of [`compose_env_file`].
+pub fn compose() -> Yaml {
     let out = std::process::Command::new("docker-compose")
+        .arg("--env-file")
+        .arg(compose_env_file())
         .args(["-f", "compose.yml", "config"])
         .current_dir(repo_root())
         .output()
@@ -330,4 +344,94 @@ async fn every_kong_route_is_served_and_every_public_operation_is_routed() {
         }
     }
     shop.stop().await;
+}
+
+#[test]
+fn compose_is_safe_as_shipped() {
+    // No literal password: every secret is a variable that scripts/compose-env fills.
+    let text = std::fs::read_to_string(repo_root().join("compose.yml")).unwrap();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let lower = line.to_lowercase();
+        if lower.contains("password") || lower.contains("_pass:") {
+            assert!(
+                line.contains("${SHOP_"),
+                "a literal secret in compose.yml: {line}"
+            );
+        }
+        if let Some(at) = line.find("://") {
+            let rest = &line[at + 3..];
+            if let Some(creds) = rest.split('@').next().filter(|_| rest.contains('@')) {
+                assert!(
+                    creds.contains("${SHOP_"),
+                    "a literal credential in a URL: {line}"
+                );
+            }
+        }
+    }
+    // Without the secrets, compose refuses to start rather than use a default.
+    let empty = std::env::temp_dir().join(format!("shop-empty-{}.env", std::process::id()));
+    std::fs::write(&empty, "\n").unwrap();
+    let without = std::process::Command::new("docker-compose")
+        .arg("--env-file")
+        .arg(&empty)
+        .args(["-f", "compose.yml", "config", "-q"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        !without.status.success(),
+        "compose must not run without its secrets"
+    );
+    assert!(String::from_utf8_lossy(&without.stderr).contains("scripts/compose-env"));
+
+    let compose = compose();
+    // Only Kong's proxy is published to the world; admin surfaces to loopback at most.
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            // Long form ({published, host_ip}) or short ("[host:]published:target").
+            let (host, published) = match port.as_str() {
+                Some(short) => {
+                    let parts: Vec<&str> = short.split(':').collect();
+                    match parts.as_slice() {
+                        [host, published, _] => (host.to_string(), published.to_string()),
+                        [published, _] => ("0.0.0.0".to_string(), published.to_string()),
+                        _ => ("0.0.0.0".to_string(), short.to_string()),
+                    }
+                }
+                None => (
+                    port["host_ip"].as_str().unwrap_or("0.0.0.0").to_string(),
+                    port["published"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| port["published"].as_u64().map(|p| p.to_string()))
+                        .unwrap_or_default(),
+                ),
+            };
+            let host = host.as_str();
+            let public = host == "0.0.0.0" || host.is_empty();
+            assert!(
+                !public || (name.as_str() == Some("kong") && published == "8000"),
+                "{name:?} publishes {published} on {host}"
+            );
+        }
+    }
+    let kong = &compose["services"]["kong"]["environment"];
+    assert!(kong["KONG_ADMIN_LISTEN"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    // The production profile is on.
+    for service in ["users", "products", "orders", "payments"] {
+        assert_eq!(
+            compose["services"][service]["environment"]["SHOP_ENV"].as_str(),
+            Some("production"),
+            "{service}"
+        );
+    }
+    let router = &compose["services"]["router"]["environment"];
+    assert_eq!(router["ROUTER_INTROSPECTION"].as_str(), Some("false"));
+    assert_eq!(
+        compose["services"]["products"]["environment"]["PRODUCTS_SEED_DEMO"].as_str(),
+        Some("false")
+    );
 }

@@ -27,6 +27,11 @@ fn deck_validates_the_kong_config() {
 
 #[test]
 fn docker_compose_accepts_compose_yml() {
-    let (ok, out) = run("docker-compose", &["-f", "compose.yml", "config", "-q"]);
+    let env = crate::deployment::compose_env_file();
+    let env = env.to_string_lossy();
+    let (ok, out) = run(
+        "docker-compose",
+        &["--env-file", &env, "-f", "compose.yml", "config", "-q"],
+    );
     assert!(ok, "docker-compose config failed:\n{out}");
 }

@@ -34,13 +34,27 @@ struct GraphqlState<E> {
 }
 
 /// `/graphql`: POST runs the request with the caller's [`Auth`] in its data,
-/// GET serves GraphiQL.
+/// GET serves GraphiQL (not in the production profile).
 pub fn graphql_router<E>(executor: E, verifier: Arc<JwtVerifier>) -> Router
 where
     E: Executor + Clone + 'static,
 {
+    graphql_router_in(executor, verifier, crate::graphql::is_production())
+}
+
+/// [`graphql_router`] in the given profile.
+pub fn graphql_router_in<E>(executor: E, verifier: Arc<JwtVerifier>, production: bool) -> Router
+where
+    E: Executor + Clone + 'static,
+{
+    // GraphiQL only in development (it shows the schema to anyone).
+    let route = if production {
+        axum::routing::post(graphql::<E>)
+    } else {
+        get(graphiql).post(graphql::<E>)
+    };
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql::<E>))
+        .route("/graphql", route)
         // GraphQL's extractor reads the raw body: bound it here too.
         .route_layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
@@ -458,5 +472,44 @@ impl Server {
         let served = self.run(shutdown).await;
         workers.stop(std::time::Duration::from_secs(10)).await;
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn graphiql_is_served_in_development_only() {
+        let keys = crate::testing::test_keys();
+        let verifier = Arc::new(JwtVerifier::from_public_pem(&keys.public_pem).expect("key"));
+        struct Query;
+        #[async_graphql::Object]
+        impl Query {
+            async fn ping(&self) -> bool {
+                true
+            }
+        }
+        let schema = async_graphql::Schema::new(
+            Query,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        );
+        for (production, status) in [
+            (false, StatusCode::OK),
+            (true, StatusCode::METHOD_NOT_ALLOWED),
+        ] {
+            let app = graphql_router_in(schema.clone(), verifier.clone(), production);
+            let res = app
+                .oneshot(
+                    axum::http::Request::get("/graphql")
+                        .body(axum::body::Body::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("response");
+            assert_eq!(res.status(), status, "production: {production}");
+        }
     }
 }
