@@ -6,16 +6,12 @@ use payments::domain::PaymentStatus;
 use platform::auth::Role;
 use uuid::Uuid;
 
-use crate::helpers::{charge_request, spawn_app, user};
+use crate::helpers::{charge_request, spawn_app, user, TestApp};
 
 #[tokio::test]
 async fn a_good_card_is_charged_and_remembered() {
     let app = spawn_app().await;
-    let payment = app
-        .payments
-        .charge(&charge_request(Uuid::now_v7(), 4999, "tok_visa"), None)
-        .await
-        .unwrap();
+    let payment = app.charged(4999, "tok_visa").await;
     assert_eq!(payment.status, PaymentStatus::Succeeded);
     let card = payment.card.expect("card");
     assert_eq!((card.brand.as_str(), card.last4.as_str()), ("VISA", "4242"));
@@ -32,11 +28,7 @@ async fn each_decline_reason_fails_the_payment_with_that_reason() {
         ("tok_incorrectCvc", "incorrect_cvc"),
         ("tok_madeUp", "invalid_token"),
     ] {
-        let p = app
-            .payments
-            .charge(&charge_request(Uuid::now_v7(), 1000, token), None)
-            .await
-            .unwrap();
+        let p = app.charged(1000, token).await;
         assert_eq!(p.status, PaymentStatus::Failed, "{token}");
         assert_eq!(p.failure_reason.as_deref(), Some(reason), "{token}");
         assert!(p.card.is_none());
@@ -89,11 +81,7 @@ async fn a_provider_that_fails_or_hangs_leaves_the_payment_pending_for_a_retry()
 #[tokio::test]
 async fn a_free_order_succeeds_without_the_provider_and_a_negative_charge_is_refused() {
     let app = spawn_app().await;
-    let free = app
-        .payments
-        .charge(&charge_request(Uuid::now_v7(), 0, "tok_visa"), None)
-        .await
-        .unwrap();
+    let free = app.charged(0, "tok_visa").await;
     assert_eq!(free.status, PaymentStatus::Succeeded);
     assert!(free.card.is_none());
     assert_eq!(
@@ -128,10 +116,7 @@ async fn a_charge_that_timed_out_is_looked_up_on_the_next_attempt_not_charged_tw
     assert_eq!(app.provider.calls.load(Ordering::SeqCst), 1, "charged once");
     assert_eq!(app.provider.lookups.load(Ordering::SeqCst), 1);
     // A first attempt does not need a lookup.
-    app.payments
-        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
-        .await
-        .unwrap();
+    app.charged(1000, "tok_visa").await;
     assert_eq!(app.provider.lookups.load(Ordering::SeqCst), 1);
 }
 
@@ -140,11 +125,7 @@ async fn a_charge_in_doubt_for_a_cancelled_order_settles_on_what_the_provider_di
     let app = spawn_app().await;
     let request = charge_request(Uuid::now_v7(), 1000, "tok_timeoutAfterCharge");
     assert!(app.payments.charge(&request, None).await.is_err());
-    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1)")
-        .bind(request.order_id)
-        .execute(app.payments.store().pool())
-        .await
-        .unwrap();
+    record_cancelled(&app, request.order_id).await;
     // Not "failed, order cancelled": the card was charged, so the payment
     // succeeded (and orders will ask for the refund of a cancelled order).
     let settled = app.payments.charge(&request, None).await.unwrap();
@@ -153,11 +134,7 @@ async fn a_charge_in_doubt_for_a_cancelled_order_settles_on_what_the_provider_di
     app.provider.failures_left.store(1, Ordering::SeqCst);
     let flaky = charge_request(Uuid::now_v7(), 1000, "tok_visa");
     assert!(app.payments.charge(&flaky, None).await.is_err());
-    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1)")
-        .bind(flaky.order_id)
-        .execute(app.payments.store().pool())
-        .await
-        .unwrap();
+    record_cancelled(&app, flaky.order_id).await;
     let failed = app.payments.charge(&flaky, None).await.unwrap();
     assert_eq!(failed.failure_reason.as_deref(), Some("order_cancelled"));
 }
@@ -197,4 +174,13 @@ async fn the_sweeper_settles_charges_in_doubt_and_announces_them() {
         .await
         .unwrap();
     assert_eq!(settled, 0);
+}
+
+/// Records `order_id` as cancelled, as the saga does when orders cancels it.
+async fn record_cancelled(app: &TestApp, order_id: Uuid) {
+    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1)")
+        .bind(order_id)
+        .execute(app.payments.store().pool())
+        .await
+        .unwrap();
 }

@@ -1,12 +1,17 @@
 //! Spawning the service on a fresh database, with the use cases on the same
-//! database for arranging payments, and a provider that counts its calls.
+//! database for arranging payments, and a provider that counts its calls; the
+//! saga's side of the broker, played as the orders service.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use events::catalogue::{OrderCancelled, PaymentRequested};
+use events::testing::TestBus;
+use events::{Envelope, Event, RawEnvelope};
 use payments::config::Config;
+use payments::domain::Payment;
 use payments::payments::{ChargeRequest, Payments};
 use payments::provider::{
     CardProvider, ChargeOutcome, ProviderUnavailable, RefundOutcome, SimulatedProvider,
@@ -14,8 +19,9 @@ use payments::provider::{
 use payments::startup::Service;
 use payments::store::{PaymentStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner};
-use platform::testing::{fresh_database_url, test_keys, GraphqlClient};
+use platform::testing::{first_error_code, fresh_database_url, test_keys, GraphqlClient};
 use platform::{Currency, Money};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// The simulated provider, counting charges; it can be told to fail
@@ -157,4 +163,75 @@ pub fn charge_request(user_id: Uuid, amount: i64, token: &str) -> ChargeRequest 
         amount: Money::new(amount, Currency::EUR),
         token: token.into(),
     }
+}
+
+impl TestApp {
+    /// A payment of `amount` cents with `token` for a new order of a new
+    /// customer, charged through the use cases (succeeded or failed).
+    pub async fn charged(&self, amount: i64, token: &str) -> Payment {
+        self.payments
+            .charge(&charge_request(Uuid::now_v7(), amount, token), None)
+            .await
+            .expect("charge settled")
+    }
+
+    /// The response to `query` with `vars`, sent by the administrator.
+    pub async fn as_admin(&self, query: &str, vars: Value) -> Value {
+        self.gql.query(query, vars, Some(&self.admin.token)).await
+    }
+}
+
+/// Asserts that the GraphQL response `res` failed with `code`.
+#[track_caller]
+pub fn assert_error(res: &Value, code: &str) {
+    assert_eq!(first_error_code(res).as_deref(), Some(code), "{res}");
+}
+
+/// How long the saga waits for an answer from payments.
+pub const SAGA_WAIT: Duration = Duration::from_secs(10);
+
+/// The service with its event workers, on a private corner of the broker.
+pub async fn spawn_saga() -> (TestApp, TestBus) {
+    let bus = TestBus::new().await;
+    let mut config = test_config();
+    config.event_workers = true;
+    config.events_prefix = bus.prefix();
+    (spawn_app_with(config).await, bus)
+}
+
+/// A payment request of 42.00 EUR with `token` for a new order.
+pub fn payment_request(token: &str) -> PaymentRequested {
+    PaymentRequested {
+        order_id: Uuid::now_v7(),
+        user_id: Uuid::now_v7(),
+        amount: Money::new(4200, Currency::EUR),
+        payment_token: token.into(),
+    }
+}
+
+/// Publishes `event` as the orders service would.
+pub async fn send_as_orders<P: Event>(bus: &TestBus, event: P) -> RawEnvelope {
+    bus.publish("orders", event).await
+}
+
+/// Orders cancels `order_id` for `reason`, asking for a refund and a restock
+/// (`refund`) or for neither.
+pub async fn cancel_order(bus: &TestBus, order_id: Uuid, reason: &str, refund: bool) {
+    let cancelled = OrderCancelled {
+        order_id,
+        reason: reason.into(),
+        refund,
+        restock: refund,
+        items: vec![],
+    };
+    send_as_orders(bus, cancelled).await;
+}
+
+/// The next event payments sent to orders, which must be a `P`.
+pub async fn answer<P: Event>(bus: &TestBus) -> Envelope<P> {
+    bus.next_for("orders", SAGA_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("payments answered with {}", P::TYPE))
+        .decode::<P>()
+        .unwrap_or_else(|e| panic!("expected {}: {e}", P::TYPE))
 }

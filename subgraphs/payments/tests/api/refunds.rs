@@ -3,11 +3,10 @@
 use std::sync::atomic::Ordering;
 
 use platform::auth::Role;
-use platform::testing::first_error_code;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{charge_request, spawn_app, user};
+use crate::helpers::{assert_error, charge_request, spawn_app, user};
 
 const REFUND: &str = "mutation($id: ID!, $amount: Int, $reason: String!) {
   refundPayment(paymentId: $id, amount: $amount, reason: $reason) {
@@ -18,16 +17,9 @@ const REFUND: &str = "mutation($id: ID!, $amount: Int, $reason: String!) {
 #[tokio::test]
 async fn an_admin_refunds_part_then_the_rest() {
     let app = spawn_app().await;
-    let p = app
-        .payments
-        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
-        .await
-        .unwrap();
+    let p = app.charged(1000, "tok_visa").await;
     let vars = |amount: Option<i64>| json!({"id": p.id, "amount": amount, "reason": "damaged"});
-    let res = app
-        .gql
-        .query(REFUND, vars(Some(300)), Some(&app.admin.token))
-        .await;
+    let res = app.as_admin(REFUND, vars(Some(300))).await;
     assert_eq!(
         res["data"]["refundPayment"]["status"], "PARTIALLY_REFUNDED",
         "{res}"
@@ -36,10 +28,7 @@ async fn an_admin_refunds_part_then_the_rest() {
         res["data"]["refundPayment"]["refundedAmount"]["amount"],
         300
     );
-    let res = app
-        .gql
-        .query(REFUND, vars(None), Some(&app.admin.token))
-        .await;
+    let res = app.as_admin(REFUND, vars(None)).await;
     assert_eq!(res["data"]["refundPayment"]["status"], "REFUNDED", "{res}");
     assert_eq!(
         res["data"]["refundPayment"]["refunds"]
@@ -47,78 +36,36 @@ async fn an_admin_refunds_part_then_the_rest() {
             .map(Vec::len),
         Some(2)
     );
-    let res = app
-        .gql
-        .query(REFUND, vars(Some(1)), Some(&app.admin.token))
-        .await;
-    assert_eq!(first_error_code(&res).as_deref(), Some("CONFLICT"), "{res}");
+    let res = app.as_admin(REFUND, vars(Some(1))).await;
+    assert_error(&res, "CONFLICT");
 }
 
 #[tokio::test]
 async fn more_than_was_charged_cannot_be_refunded() {
     let app = spawn_app().await;
-    let p = app
-        .payments
-        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
-        .await
-        .unwrap();
+    let p = app.charged(1000, "tok_visa").await;
     let res = app
-        .gql
-        .query(
-            REFUND,
-            json!({"id": p.id, "amount": 1001, "reason": "x"}),
-            Some(&app.admin.token),
-        )
+        .as_admin(REFUND, json!({"id": p.id, "amount": 1001, "reason": "x"}))
         .await;
-    assert_eq!(first_error_code(&res).as_deref(), Some("CONFLICT"), "{res}");
+    assert_error(&res, "CONFLICT");
     let res = app
-        .gql
-        .query(
-            REFUND,
-            json!({"id": p.id, "amount": -5, "reason": "x"}),
-            Some(&app.admin.token),
-        )
+        .as_admin(REFUND, json!({"id": p.id, "amount": -5, "reason": "x"}))
         .await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("BAD_USER_INPUT"),
-        "{res}"
-    );
+    assert_error(&res, "BAD_USER_INPUT");
     let res = app
-        .gql
-        .query(
-            REFUND,
-            json!({"id": p.id, "reason": ""}),
-            Some(&app.admin.token),
-        )
+        .as_admin(REFUND, json!({"id": p.id, "reason": ""}))
         .await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("BAD_USER_INPUT"),
-        "{res}"
-    );
+    assert_error(&res, "BAD_USER_INPUT");
 }
 
 #[tokio::test]
 async fn a_failed_payment_cannot_be_refunded() {
     let app = spawn_app().await;
-    let p = app
-        .payments
-        .charge(
-            &charge_request(Uuid::now_v7(), 1000, "tok_chargeDeclined"),
-            None,
-        )
-        .await
-        .unwrap();
+    let p = app.charged(1000, "tok_chargeDeclined").await;
     let res = app
-        .gql
-        .query(
-            REFUND,
-            json!({"id": p.id, "reason": "x"}),
-            Some(&app.admin.token),
-        )
+        .as_admin(REFUND, json!({"id": p.id, "reason": "x"}))
         .await;
-    assert_eq!(first_error_code(&res).as_deref(), Some("CONFLICT"), "{res}");
+    assert_error(&res, "CONFLICT");
 }
 
 #[tokio::test]
@@ -135,40 +82,19 @@ async fn only_administrators_refund() {
         .gql
         .query(REFUND, vars.clone(), Some(&customer.token))
         .await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("FORBIDDEN"),
-        "{res}"
-    );
+    assert_error(&res, "FORBIDDEN");
     let res = app.gql.query(REFUND, vars, None).await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("UNAUTHENTICATED"),
-        "{res}"
-    );
+    assert_error(&res, "UNAUTHENTICATED");
     let res = app
-        .gql
-        .query(
-            REFUND,
-            json!({"id": Uuid::now_v7(), "reason": "x"}),
-            Some(&app.admin.token),
-        )
+        .as_admin(REFUND, json!({"id": Uuid::now_v7(), "reason": "x"}))
         .await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("NOT_FOUND"),
-        "{res}"
-    );
+    assert_error(&res, "NOT_FOUND");
 }
 
 #[tokio::test]
 async fn concurrent_refunds_never_exceed_the_amount() {
     let app = spawn_app().await;
-    let p = app
-        .payments
-        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
-        .await
-        .unwrap();
+    let p = app.charged(1000, "tok_visa").await;
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let payments = app.payments.clone();
@@ -205,17 +131,11 @@ async fn concurrent_refunds_never_exceed_the_amount() {
 #[tokio::test]
 async fn refunds_go_through_the_card_provider() {
     let app = spawn_app().await;
-    let p = app
-        .payments
-        .charge(&charge_request(Uuid::now_v7(), 1000, "tok_visa"), None)
-        .await
-        .unwrap();
+    let p = app.charged(1000, "tok_visa").await;
     let res = app
-        .gql
-        .query(
+        .as_admin(
             REFUND,
             json!({"id": p.id, "amount": 400, "reason": "damaged"}),
-            Some(&app.admin.token),
         )
         .await;
     assert_eq!(
