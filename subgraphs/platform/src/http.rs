@@ -205,6 +205,8 @@ pub fn with_common_layers(router: Router) -> Router {
     let correlation = HeaderName::from_static(CORRELATION_ID);
     router
         .merge(crate::metrics::metrics_router())
+        // An unknown route is a problem too (404, problem+json), not a bare status.
+        .fallback(|| async { crate::Error::NotFound("no such route".into()).into_response() })
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -479,6 +481,26 @@ impl Server {
 mod tests {
     use super::*;
     use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_problem_document() {
+        let app = with_common_layers(Router::new());
+        let res = app
+            .oneshot(
+                axum::http::Request::get("/api/v1/nothing-here")
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            res.headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+    }
 
     #[tokio::test]
     async fn graphiql_is_served_in_development_only() {

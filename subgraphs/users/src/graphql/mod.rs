@@ -153,7 +153,36 @@ impl Loader<Uuid> for AddressesByUser {
 }
 
 /// An account. `email` and `addresses` are visible to the user and admins only.
-pub struct UserObject(pub User);
+pub struct UserObject(pub User, SignedIn);
+
+/// Whether the user was just signed in by this very request (a `register`,
+/// `login` or `refreshToken` payload), whose caller holds no token yet but
+/// may see the user's private fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn(bool);
+
+impl UserObject {
+    /// A user as any caller may see it (private fields checked per caller).
+    pub fn new(user: User) -> Self {
+        UserObject(user, SignedIn(false))
+    }
+
+    /// The user a sign-in just authenticated.
+    pub fn signed_in(user: User) -> Self {
+        UserObject(user, SignedIn(true))
+    }
+
+    /// `FORBIDDEN`/`UNAUTHENTICATED` unless the caller may see private fields.
+    fn ensure_private_access(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if self.1 .0 {
+            return Ok(());
+        }
+        auth::viewer(ctx)
+            .extend()?
+            .ensure_can_access(self.0.id)
+            .extend()
+    }
+}
 
 /// A postal address.
 #[derive(SimpleObject)]
@@ -194,10 +223,7 @@ impl UserObject {
     }
     /// Their email (the user themself and admins only).
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        auth::viewer(ctx)
-            .extend()?
-            .ensure_can_access(self.0.id)
-            .extend()?;
+        self.ensure_private_access(ctx)?;
         Ok(&self.0.email)
     }
     /// Their display name.
@@ -210,10 +236,7 @@ impl UserObject {
     }
     /// Their addresses, oldest first (the user themself and admins only).
     async fn addresses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AddressObject>> {
-        auth::viewer(ctx)
-            .extend()?
-            .ensure_can_access(self.0.id)
-            .extend()?;
+        self.ensure_private_access(ctx)?;
         let found = ctx
             .data::<DataLoader<AddressesByUser>>()?
             .load_one(self.0.id)
@@ -246,7 +269,7 @@ impl AuthPayload {
     }
     /// Who signed in.
     async fn user(&self) -> UserObject {
-        UserObject(self.0.user.clone())
+        UserObject::signed_in(self.0.user.clone())
     }
 }
 
@@ -264,7 +287,7 @@ impl Query {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserObject>> {
         let viewer = auth::viewer(ctx).extend()?;
         let user = ctx.data::<Accounts>()?.me(&viewer).await.extend()?;
-        Ok(Some(UserObject(user)))
+        Ok(Some(UserObject::new(user)))
     }
 
     /// Every account in sign-up order (administrators).
@@ -282,7 +305,7 @@ impl Query {
             .users_page(&viewer, &page)
             .await
             .extend()?;
-        Ok(connection(&page, rows, |u| u.id, UserObject))
+        Ok(connection(&page, rows, |u| u.id, UserObject::new))
     }
 
     /// One account (administrators).
@@ -293,7 +316,7 @@ impl Query {
             .data::<DataLoader<UsersById>>()?
             .load_one(id)
             .await?
-            .map(UserObject))
+            .map(UserObject::new))
     }
 
     /// Resolves a `User` reference, for the user themself or an admin only:
@@ -314,7 +337,7 @@ impl Query {
             .data::<DataLoader<UsersById>>()?
             .load_one(id)
             .await?
-            .map(UserObject))
+            .map(UserObject::new))
     }
 }
 
@@ -425,7 +448,7 @@ impl Mutation {
         input: UpdateProfileInput,
     ) -> async_graphql::Result<UserObject> {
         let viewer = auth::viewer(ctx).extend()?;
-        Ok(UserObject(
+        Ok(UserObject::new(
             ctx.data::<Accounts>()?
                 .update_profile(&viewer, &input.name)
                 .await

@@ -225,3 +225,55 @@ async fn the_address_cap_holds_under_concurrent_requests() {
         Some(20)
     );
 }
+
+#[tokio::test]
+async fn sign_in_payloads_may_select_the_private_fields_of_the_signed_in_user() {
+    let app = spawn_app().await;
+    let res = app
+        .gql
+        .query(
+            "mutation { register(input: {email: \"own@example.com\", password: \"correct horse 1\", name: \"Own\"}) {
+               user { email addresses { city } } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert!(res["errors"].is_null(), "{res}");
+    assert_eq!(res["data"]["register"]["user"]["email"], "own@example.com");
+    let res = app
+        .gql
+        .query(
+            "mutation { login(email: \"own@example.com\", password: \"correct horse 1\") { user { email } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        res["data"]["login"]["user"]["email"], "own@example.com",
+        "{res}"
+    );
+    // Anyone else's private fields stay private.
+    let (bob, _, _) = app.register("bob@example.com").await;
+    let admin = app.admin_token().await;
+    let res = app
+        .gql
+        .query(
+            "query($id: ID!) { user(id: $id) { email } }",
+            json!({"id": bob}),
+            None,
+        )
+        .await;
+    assert!(
+        res["data"]["user"].is_null() || res["errors"].is_array(),
+        "{res}"
+    );
+    let res = app
+        .gql
+        .query(
+            "query($id: ID!) { user(id: $id) { email } }",
+            json!({"id": bob}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res["data"]["user"]["email"], "bob@example.com", "{res}");
+}
