@@ -427,48 +427,93 @@ pub struct AdjustStockBody {
 /// are `expected_stock_on_hand` now.
 #[utoipa::path(put, path = "/api/v1/products/{id}/stock", tag = "admin",
     params(("id" = String, Path, description = "Product id")), request_body = SetStockBody,
-    responses((status = 200, body = StockJson),
-        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
+    responses(StockResponses))]
 async fn set_stock(
     State(state): State<AdminState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetStockBody>,
 ) -> Result<Json<StockJson>> {
-    Auth::from_headers_fresh(&headers, &state.verifier)
-        .await
-        .admin()?;
-    let product = state
-        .catalog
-        .set_stock(&id, body.quantity, body.expected_stock_on_hand)
-        .await?;
-    Ok(Json(StockJson::from(&product)))
+    as_admin(&state, &headers, |catalog| {
+        catalog.set_stock(&id, body.quantity, body.expected_stock_on_hand)
+    })
+    .await
 }
 
 /// Changes a product's units on hand by `delta` (administrators).
 #[utoipa::path(post, path = "/api/v1/products/{id}/stock/adjustments", tag = "admin",
     params(("id" = String, Path, description = "Product id")), request_body = AdjustStockBody,
-    responses((status = 200, body = StockJson),
-        (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
+    responses(StockResponses))]
 async fn adjust_stock(
     State(state): State<AdminState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AdjustStockBody>,
 ) -> Result<Json<StockJson>> {
-    Auth::from_headers_fresh(&headers, &state.verifier)
+    as_admin(&state, &headers, |catalog| {
+        catalog.adjust_stock(&id, body.delta)
+    })
+    .await
+}
+
+/// What a stock handler answers: the stock after the change, or a problem.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documents the responses only
+enum StockResponses {
+    #[response(status = 200, description = "")]
+    Stock(StockJson),
+    #[response(
+        status = 400,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(platform::error::Problem),
+    #[response(
+        status = 401,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    Unauthenticated(platform::error::Problem),
+    #[response(
+        status = 403,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(platform::error::Problem),
+    #[response(
+        status = 404,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    NotFound(platform::error::Problem),
+    #[response(
+        status = 409,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    Conflict(platform::error::Problem),
+    #[response(
+        status = 422,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    Unprocessable(platform::error::Problem),
+}
+
+/// Runs a stock `change` if the Bearer token is an administrator's (verified
+/// with up-to-date keys) and answers the stock after it.
+async fn as_admin<'a, F, Fut>(
+    state: &'a AdminState,
+    headers: &HeaderMap,
+    change: F,
+) -> Result<Json<StockJson>>
+where
+    F: FnOnce(&'a Catalog) -> Fut,
+    Fut: std::future::Future<Output = Result<Product>>,
+{
+    Auth::from_headers_fresh(headers, &state.verifier)
         .await
         .admin()?;
-    let product = state.catalog.adjust_stock(&id, body.delta).await?;
+    let product = change(&state.catalog).await?;
     Ok(Json(StockJson::from(&product)))
 }
