@@ -415,6 +415,19 @@ fn compose_is_safe_as_shipped() {
             );
         }
     }
+    // Only users (and keygen, which writes it) mounts the signing key.
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let mounts_private = service["volumes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|v| {
+                v["source"].as_str() == Some("jwt-private")
+                    || v.as_str().is_some_and(|v| v.starts_with("jwt-private:"))
+            });
+        let allowed = matches!(name.as_str(), Some("users") | Some("keygen"));
+        assert!(!mounts_private || allowed, "{name:?} mounts the private key");
+    }
     let kong = &compose["services"]["kong"]["environment"];
     assert!(kong["KONG_ADMIN_LISTEN"]
         .as_str()
