@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::domain::{
     self, parse_id, Category, CategoryDraft, Product, ProductChanges, ProductCursor, ProductDraft,
-    ProductFilter, ProductFilterDraft, ProductListing, ProductPatch, ProductSort, Slug, StockLevel,
+    ProductFilter, ProductFilterDraft, ProductListing, ProductPatch, ProductSort, Slug,
 };
-use crate::store::{CatalogStore, MAX_STOCK};
+use crate::store::{CatalogStore, StockChange};
 
 /// The most lines a quote may have.
 pub const MAX_QUOTE_ITEMS: usize = 100;
@@ -147,37 +147,18 @@ impl Catalog {
         expected_on_hand: Option<i64>,
     ) -> Result<Product> {
         let id = parse_id("productId", product_id)?;
-        let level = StockLevel::parse(quantity)?;
-        match expected_on_hand {
-            None => self.store.set_stock(id, level, domain::now()).await,
-            Some(expected) => {
-                let expected = StockLevel::parse(expected).map_err(|_| {
-                    Error::invalid(format!(
-                        "expectedStockOnHand must be between 0 and {MAX_STOCK}, got {expected}"
-                    ))
-                })?;
-                self.store
-                    .set_stock_if(id, level, expected, domain::now())
-                    .await
-            }
-        }
+        let change = StockChange::parse_set(quantity, expected_on_hand)?;
+        self.store.change_stock(id, change, domain::now()).await
     }
 
     /// Changes the units on hand by `delta` (received goods, breakage), relative
     /// to whatever they are now, so concurrent sales are never overwritten. 0 or
-    /// beyond ±[`MAX_STOCK`] is `BAD_USER_INPUT`; a result below the reserved
+    /// beyond ±[`MAX_STOCK`](crate::store::MAX_STOCK) is `BAD_USER_INPUT`; a result below the reserved
     /// units (or below 0) is `CONFLICT`.
     pub async fn adjust_stock(&self, product_id: &str, delta: i64) -> Result<Product> {
         let id = parse_id("productId", product_id)?;
-        let delta = match i32::try_from(delta) {
-            Ok(d) if d != 0 && d.unsigned_abs() <= MAX_STOCK.unsigned_abs() => d,
-            _ => {
-                return Err(Error::invalid(format!(
-                    "delta must be a non-zero number of units between -{MAX_STOCK} and {MAX_STOCK}, got {delta}"
-                )))
-            }
-        };
-        self.store.adjust_stock(id, delta, domain::now()).await
+        let change = StockChange::parse_adjust(delta)?;
+        self.store.change_stock(id, change, domain::now()).await
     }
 
     /// Takes a product off sale; it stays resolvable by id.

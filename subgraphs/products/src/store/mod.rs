@@ -14,7 +14,7 @@ pub const MAX_STOCK: i32 = 1_000_000_000;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use platform::Result;
+use platform::{Error, Result};
 use uuid::Uuid;
 
 use crate::domain::{Category, Product, ProductChanges, ProductListing, StockLevel};
@@ -64,27 +64,16 @@ pub trait CatalogStore: Send + Sync {
     /// Archives a product; archiving an archived product is `CONFLICT`.
     async fn archive_product(&self, id: Uuid, now: DateTime<Utc>) -> Result<Product>;
 
-    /// Sets the stock on hand; a level below what is reserved is `CONFLICT`
-    /// (checked and written in one atomic conditional update).
-    async fn set_stock(&self, id: Uuid, on_hand: StockLevel, now: DateTime<Utc>)
-        -> Result<Product>;
-
-    /// Sets the stock on hand only if it is `expected` now; another level is
-    /// `CONFLICT` (the caller read a stale level), as is a level below what is
-    /// reserved. One atomic conditional update.
-    async fn set_stock_if(
+    /// Applies a stock `change` in one atomic conditional update and returns
+    /// the product as changed. A product that does not exist is `NOT_FOUND`;
+    /// a change the product's stock does not allow is `CONFLICT` (see
+    /// [`StockChange`] for which, and [`StockChange::refused`] for the error).
+    async fn change_stock(
         &self,
         id: Uuid,
-        on_hand: StockLevel,
-        expected: StockLevel,
+        change: StockChange,
         now: DateTime<Utc>,
     ) -> Result<Product>;
-
-    /// Adds `delta` (negative: removes) to the stock on hand, relative to
-    /// whatever it is now; a result below what is reserved, below 0 or above
-    /// [`MAX_STOCK`] is `CONFLICT`. One atomic
-    /// conditional update.
-    async fn adjust_stock(&self, id: Uuid, delta: i32, now: DateTime<Utc>) -> Result<Product>;
 
     /// The products with these ids, archived or not (in any order; unknown ids
     /// are skipped), in one query.
@@ -112,6 +101,106 @@ pub trait CatalogStore: Send + Sync {
         categories: &[Category],
         products: &[Product],
     ) -> Result<SeedOutcome>;
+}
+
+/// A change to a product's units on hand, which a store applies only if the
+/// product's stock allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    /// Set the units on hand to `on_hand`, and only if they are `expected` now
+    /// (when given: else the caller read a stale level). Never below what is
+    /// reserved.
+    Set {
+        /// The new units on hand.
+        on_hand: StockLevel,
+        /// The units on hand the caller last read.
+        expected: Option<StockLevel>,
+    },
+    /// Add this many units (negative: remove), relative to whatever is on hand
+    /// now. The result stays within what is reserved, 0 and [`MAX_STOCK`].
+    Adjust(i32),
+}
+
+/// A product's stock as a store found it after a stock change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockFound {
+    /// Units on hand.
+    pub on_hand: i32,
+    /// Units reserved.
+    pub reserved: i32,
+}
+
+impl StockChange {
+    /// Sets the units on hand to `on_hand`, whatever they are now.
+    pub fn set_to(on_hand: StockLevel) -> Self {
+        StockChange::Set {
+            on_hand,
+            expected: None,
+        }
+    }
+
+    /// Parses an administrator's "set to `quantity` (if `expected` now)":
+    /// either beyond 0..=[`MAX_STOCK`] is `BAD_USER_INPUT`.
+    pub fn parse_set(quantity: i64, expected: Option<i64>) -> Result<Self> {
+        let on_hand = StockLevel::parse(quantity)?;
+        let expected = expected
+            .map(|expected| {
+                StockLevel::parse(expected).map_err(|_| {
+                    Error::invalid(format!(
+                        "expectedStockOnHand must be between 0 and {MAX_STOCK}, got {expected}"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(StockChange::Set { on_hand, expected })
+    }
+
+    /// Parses an administrator's "change by `delta`": 0 or beyond
+    /// ±[`MAX_STOCK`] is `BAD_USER_INPUT`.
+    pub fn parse_adjust(delta: i64) -> Result<Self> {
+        match i32::try_from(delta) {
+            Ok(d) if d != 0 && d.unsigned_abs() <= MAX_STOCK.unsigned_abs() => {
+                Ok(StockChange::Adjust(d))
+            }
+            _ => Err(Error::invalid(format!(
+                "delta must be a non-zero number of units between -{MAX_STOCK} and {MAX_STOCK}, got {delta}"
+            ))),
+        }
+    }
+
+    /// Why this change of product `id` was refused (its conditional update
+    /// matched nothing), given the product's stock as found afterwards: `None`
+    /// (no such product) is `NOT_FOUND`, anything else `CONFLICT`.
+    pub fn refused(&self, id: Uuid, found: Option<StockFound>) -> Error {
+        let Some(StockFound { on_hand, reserved }) = found else {
+            return Error::not_found("product", id);
+        };
+        match *self {
+            StockChange::Set {
+                expected: Some(expected),
+                ..
+            } if on_hand != expected.get() => Error::conflict(format!(
+                "the stock on hand of product {id} is {on_hand}, not the expected {}: read it again",
+                expected.get()
+            )),
+            StockChange::Set { on_hand: level, .. } => Error::conflict(format!(
+                "cannot set the stock of product {id} to {}: {reserved} units are reserved",
+                level.get()
+            )),
+            StockChange::Adjust(delta) => {
+                let after = i64::from(on_hand) + i64::from(delta);
+                if after < i64::from(reserved) {
+                    Error::conflict(format!(
+                        "cannot change the stock of product {id} by {delta}: {on_hand} on hand, {reserved} reserved"
+                    ))
+                } else {
+                    Error::conflict(format!(
+                        "cannot change the stock of product {id} by {delta}: {on_hand} on hand would become {after}"
+                    ))
+                }
+            }
+        }
+    }
 }
 
 /// Whether an event changed anything.

@@ -21,10 +21,9 @@ use platform::{Currency, Error, Money, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CatalogStore, SeedOutcome};
+use super::{CatalogStore, SeedOutcome, StockChange, StockFound};
 use crate::domain::{
     Attribute, Category, Product, ProductChanges, ProductListing, ProductSort, SortValue,
-    StockLevel,
 };
 
 /// MongoDB's duplicate key error code.
@@ -470,104 +469,54 @@ impl CatalogStore for MongoCatalogStore {
         }
     }
 
-    async fn set_stock(
+    async fn change_stock(
         &self,
         id: Uuid,
-        on_hand: StockLevel,
+        change: StockChange,
         now: DateTime<Utc>,
     ) -> Result<Product> {
-        let updated = self
-            .products
-            .find_one_and_update(
-                doc! { "_id": id.to_string(), "reserved": { "$lte": on_hand.get() } },
-                doc! { "$set": { "stock_on_hand": on_hand.get(), "updated_at": bson_date(now) } },
-            )
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(internal)?;
-        match updated {
-            Some(d) => d.try_into(),
-            None => match self.find_product(id).await? {
-                Some(p) => Err(Error::conflict(format!(
-                    "cannot set the stock of product {id} to {}: {} units are reserved",
-                    on_hand.get(),
-                    p.reserved
-                ))),
-                None => Err(Error::not_found("product", id)),
-            },
-        }
-    }
-
-    async fn set_stock_if(
-        &self,
-        id: Uuid,
-        on_hand: StockLevel,
-        expected: StockLevel,
-        now: DateTime<Utc>,
-    ) -> Result<Product> {
-        let updated = self
-            .products
-            .find_one_and_update(
-                doc! {
-                    "_id": id.to_string(),
-                    "reserved": { "$lte": on_hand.get() },
-                    "stock_on_hand": expected.get(),
-                },
-                doc! { "$set": { "stock_on_hand": on_hand.get(), "updated_at": bson_date(now) } },
-            )
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(internal)?;
-        match updated {
-            Some(d) => d.try_into(),
-            None => match self.find_product(id).await? {
-                Some(p) if p.stock_on_hand != expected.get() => Err(Error::conflict(format!(
-                    "the stock on hand of product {id} is {}, not the expected {}: read it again",
-                    p.stock_on_hand,
-                    expected.get()
-                ))),
-                Some(p) => Err(Error::conflict(format!(
-                    "cannot set the stock of product {id} to {}: {} units are reserved",
-                    on_hand.get(),
-                    p.reserved
-                ))),
-                None => Err(Error::not_found("product", id)),
-            },
-        }
-    }
-
-    async fn adjust_stock(&self, id: Uuid, delta: i32, now: DateTime<Utc>) -> Result<Product> {
-        let after = doc! { "$add": ["$stock_on_hand", i64::from(delta)] };
-        let updated = self
-            .products
-            .find_one_and_update(
-                doc! {
+        let (filter, update) = match change {
+            StockChange::Set { on_hand, expected } => {
+                let mut filter =
+                    doc! { "_id": id.to_string(), "reserved": { "$lte": on_hand.get() } };
+                if let Some(expected) = expected {
+                    filter.insert("stock_on_hand", expected.get());
+                }
+                let update = doc! { "$set": { "stock_on_hand": on_hand.get(), "updated_at": bson_date(now) } };
+                (filter, update)
+            }
+            StockChange::Adjust(delta) => {
+                let after = doc! { "$add": ["$stock_on_hand", i64::from(delta)] };
+                let filter = doc! {
                     "_id": id.to_string(),
                     "$expr": { "$and": [
                         { "$gte": [after.clone(), "$reserved"] },
                         { "$gte": [after.clone(), 0_i64] },
                         { "$lte": [after, i64::from(super::MAX_STOCK)] },
                     ] },
-                },
-                doc! {
+                };
+                let update = doc! {
                     "$inc": { "stock_on_hand": delta },
                     "$set": { "updated_at": bson_date(now) },
-                },
-            )
+                };
+                (filter, update)
+            }
+        };
+        let updated = self
+            .products
+            .find_one_and_update(filter, update)
             .return_document(ReturnDocument::After)
             .await
             .map_err(internal)?;
         match updated {
             Some(d) => d.try_into(),
-            None => match self.find_product(id).await? {
-                Some(p) => Err(super::postgres::adjust_conflict(
-                    id,
-                    delta,
-                    p.stock_on_hand,
-                    p.reserved,
-                )),
-                None => Err(Error::not_found("product", id)),
-            },
+            None => {
+                let found = self.find_product(id).await?.map(|p| StockFound {
+                    on_hand: p.stock_on_hand,
+                    reserved: p.reserved,
+                });
+                Err(change.refused(id, found))
+            }
         }
     }
 

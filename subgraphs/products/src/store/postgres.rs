@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{CatalogStore, SeedOutcome};
+use super::{CatalogStore, SeedOutcome, StockChange, StockFound};
 use crate::domain::{
     Attribute, Category, Product, ProductChanges, ProductListing, ProductSort, SortValue,
     StockLevel,
@@ -287,89 +287,51 @@ impl CatalogStore for PgCatalogStore {
         }
     }
 
-    async fn set_stock(
+    async fn change_stock(
         &self,
         id: Uuid,
-        on_hand: StockLevel,
+        change: StockChange,
         now: DateTime<Utc>,
     ) -> Result<Product> {
-        let row: Option<ProductRow> = sqlx::query_as(&format!(
-            "UPDATE products SET stock_on_hand = $2, updated_at = $3 \
-             WHERE id = $1 AND reserved <= $2 RETURNING {PRODUCT_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(on_hand.get())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<ProductRow> = match change {
+            StockChange::Set { on_hand, expected } => {
+                sqlx::query_as(&format!(
+                    "UPDATE products SET stock_on_hand = $2, updated_at = $3 \
+                     WHERE id = $1 AND reserved <= $2 \
+                       AND ($4::integer IS NULL OR stock_on_hand = $4) RETURNING {PRODUCT_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(on_hand.get())
+                .bind(now)
+                .bind(expected.map(StockLevel::get))
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            // In bigint, so the sum itself cannot overflow.
+            StockChange::Adjust(delta) => {
+                sqlx::query_as(&format!(
+                    "UPDATE products SET stock_on_hand = (stock_on_hand::bigint + $2)::integer, updated_at = $3 \
+                     WHERE id = $1 AND stock_on_hand::bigint + $2 >= reserved \
+                       AND stock_on_hand::bigint + $2 >= 0 AND stock_on_hand::bigint + $2 <= $4 \
+                     RETURNING {PRODUCT_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(i64::from(delta))
+                .bind(now)
+                .bind(i64::from(super::MAX_STOCK))
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
         match row {
             Some(row) => row.try_into(),
-            None => match self.product_exists(id).await? {
-                Some(p) => Err(Error::conflict(format!(
-                    "cannot set the stock of product {id} to {}: {} units are reserved",
-                    on_hand.get(),
-                    p.reserved
-                ))),
-                None => Err(Error::not_found("product", id)),
-            },
-        }
-    }
-
-    async fn set_stock_if(
-        &self,
-        id: Uuid,
-        on_hand: StockLevel,
-        expected: StockLevel,
-        now: DateTime<Utc>,
-    ) -> Result<Product> {
-        let row: Option<ProductRow> = sqlx::query_as(&format!(
-            "UPDATE products SET stock_on_hand = $2, updated_at = $3 \
-             WHERE id = $1 AND reserved <= $2 AND stock_on_hand = $4 RETURNING {PRODUCT_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(on_hand.get())
-        .bind(now)
-        .bind(expected.get())
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => row.try_into(),
-            None => match self.product_exists(id).await? {
-                Some(p) if p.stock_on_hand != expected.get() => Err(Error::conflict(format!(
-                    "the stock on hand of product {id} is {}, not the expected {}: read it again",
-                    p.stock_on_hand,
-                    expected.get()
-                ))),
-                Some(p) => Err(Error::conflict(format!(
-                    "cannot set the stock of product {id} to {}: {} units are reserved",
-                    on_hand.get(),
-                    p.reserved
-                ))),
-                None => Err(Error::not_found("product", id)),
-            },
-        }
-    }
-
-    async fn adjust_stock(&self, id: Uuid, delta: i32, now: DateTime<Utc>) -> Result<Product> {
-        // In bigint, so the sum itself cannot overflow.
-        let row: Option<ProductRow> = sqlx::query_as(&format!(
-            "UPDATE products SET stock_on_hand = (stock_on_hand::bigint + $2)::integer, updated_at = $3 \
-             WHERE id = $1 AND stock_on_hand::bigint + $2 >= reserved \
-               AND stock_on_hand::bigint + $2 >= 0 AND stock_on_hand::bigint + $2 <= $4 \
-             RETURNING {PRODUCT_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(i64::from(delta))
-        .bind(now)
-        .bind(i64::from(super::MAX_STOCK))
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => row.try_into(),
-            None => match self.product_exists(id).await? {
-                Some(p) => Err(adjust_conflict(id, delta, p.stock_on_hand, p.reserved)),
-                None => Err(Error::not_found("product", id)),
-            },
+            None => {
+                let found = self.product_exists(id).await?.map(|p| StockFound {
+                    on_hand: p.stock_on_hand,
+                    reserved: p.reserved,
+                });
+                Err(change.refused(id, found))
+            }
         }
     }
 
@@ -523,19 +485,5 @@ impl CatalogStore for PgCatalogStore {
                 .rows_affected();
         }
         Ok(outcome)
-    }
-}
-
-/// Why `delta` cannot be applied to `on_hand` with `reserved` units reserved.
-pub(crate) fn adjust_conflict(id: Uuid, delta: i32, on_hand: i32, reserved: i32) -> Error {
-    let after = i64::from(on_hand) + i64::from(delta);
-    if after < i64::from(reserved) {
-        Error::conflict(format!(
-            "cannot change the stock of product {id} by {delta}: {on_hand} on hand, {reserved} reserved"
-        ))
-    } else {
-        Error::conflict(format!(
-            "cannot change the stock of product {id} by {delta}: {on_hand} on hand would become {after}"
-        ))
     }
 }

@@ -2,6 +2,7 @@
 //! being kept out; invalid input and conflicts get precise error codes.
 
 use platform::testing::first_error_code;
+use products::store::StockChange;
 use serde_json::{json, Value};
 
 use crate::helpers::{product_input, spawn_app, TestApp, CREATE_PRODUCT};
@@ -262,9 +263,9 @@ async fn a_stock_change_made_on_a_stale_read_conflicts_and_adjustments_keep_conc
     assert_eq!(res["data"]["product"]["stockOnHand"], 5, "{res}");
     // ... a sale of 2 commits meanwhile ...
     app.store
-        .set_stock(
+        .change_stock(
             uuid,
-            products::domain::StockLevel::parse(3).unwrap(),
+            StockChange::set_to(products::domain::StockLevel::parse(3).unwrap()),
             products::domain::now(),
         )
         .await

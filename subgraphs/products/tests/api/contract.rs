@@ -15,7 +15,7 @@ use products::domain::{
 };
 use products::store::mongo::MongoCatalogStore;
 use products::store::postgres::PgCatalogStore;
-use products::store::CatalogStore;
+use products::store::{CatalogStore, StockChange};
 use uuid::Uuid;
 
 type Store = Arc<dyn CatalogStore>;
@@ -439,7 +439,11 @@ async fn stock_can_be_set_but_never_below_what_is_reserved(store: Store) {
     assert_eq!(reserved.available_quantity(), 6);
 
     let updated = store
-        .set_stock(reserved.id, StockLevel::parse(7).unwrap(), now())
+        .change_stock(
+            reserved.id,
+            StockChange::set_to(StockLevel::parse(7).unwrap()),
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -447,12 +451,20 @@ async fn stock_can_be_set_but_never_below_what_is_reserved(store: Store) {
         (7, 3)
     );
     let at_reserved = store
-        .set_stock(reserved.id, StockLevel::parse(4).unwrap(), now())
+        .change_stock(
+            reserved.id,
+            StockChange::set_to(StockLevel::parse(4).unwrap()),
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(at_reserved.available_quantity(), 0);
     let err = store
-        .set_stock(reserved.id, StockLevel::parse(3).unwrap(), now())
+        .change_stock(
+            reserved.id,
+            StockChange::set_to(StockLevel::parse(3).unwrap()),
+            now(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "CONFLICT");
@@ -460,7 +472,11 @@ async fn stock_can_be_set_but_never_below_what_is_reserved(store: Store) {
     assert_eq!(read[0].stock_on_hand, 4, "a refused change changes nothing");
 
     let err = store
-        .set_stock(Uuid::now_v7(), StockLevel::parse(1).unwrap(), now())
+        .change_stock(
+            Uuid::now_v7(),
+            StockChange::set_to(StockLevel::parse(1).unwrap()),
+            now(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "NOT_FOUND");
@@ -469,7 +485,11 @@ async fn stock_can_be_set_but_never_below_what_is_reserved(store: Store) {
     let sold_out = &f.products[1];
     assert_eq!(sold_out.available_quantity(), 0);
     let restocked = store
-        .set_stock(sold_out.id, StockLevel::parse(2).unwrap(), now())
+        .change_stock(
+            sold_out.id,
+            StockChange::set_to(StockLevel::parse(2).unwrap()),
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(restocked.available_quantity(), 2);

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use platform::{Error, Result};
 use products::catalog::Catalog;
-use products::domain::{Category, Product, ProductChanges, ProductListing, StockLevel};
+use products::domain::{Category, Product, ProductChanges, ProductListing};
 use products::graphql::{build_schema, sdl, DEFAULT_LOADER_DELAY};
-use products::store::{CatalogStore, SeedOutcome};
+use products::store::{CatalogStore, SeedOutcome, StockChange};
 use uuid::Uuid;
 
 /// A store that is never called: building the schema needs no database.
@@ -45,19 +45,7 @@ impl CatalogStore for Unused {
     async fn archive_product(&self, _: Uuid, _: DateTime<Utc>) -> Result<Product> {
         unreachable!()
     }
-    async fn set_stock(&self, _: Uuid, _: StockLevel, _: DateTime<Utc>) -> Result<Product> {
-        unreachable!()
-    }
-    async fn set_stock_if(
-        &self,
-        _: Uuid,
-        _: StockLevel,
-        _: StockLevel,
-        _: DateTime<Utc>,
-    ) -> Result<Product> {
-        unreachable!()
-    }
-    async fn adjust_stock(&self, _: Uuid, _: i32, _: DateTime<Utc>) -> Result<Product> {
+    async fn change_stock(&self, _: Uuid, _: StockChange, _: DateTime<Utc>) -> Result<Product> {
         unreachable!()
     }
     async fn products_by_ids(&self, _: &[Uuid]) -> Result<Vec<Product>> {
