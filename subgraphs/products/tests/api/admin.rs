@@ -19,6 +19,14 @@ fn code(res: &Value) -> String {
     first_error_code(res).unwrap_or_else(|| format!("no error in {res}"))
 }
 
+/// Asserts that `res` is a `CONFLICT` whose message mentions `words`.
+#[track_caller]
+fn assert_conflict_saying(res: &Value, words: &str) {
+    assert_eq!(code(res), "CONFLICT");
+    let message = res["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(words), "{res}");
+}
+
 async fn app_with_product() -> (TestApp, String, String) {
     let app = spawn_app().await;
     let lamps = app.create_category("lamps").await;
@@ -186,11 +194,7 @@ async fn duplicates_and_impossible_changes_are_conflicts() {
             json!({"input": product_input("LAMP-0001", "Copy", 100, &lamps, 1)}),
         )
         .await;
-    assert_eq!(code(&res), "CONFLICT");
-    assert!(res["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("LAMP-0001"));
+    assert_conflict_saying(&res, "LAMP-0001");
 
     let res = app
         .as_admin(
@@ -274,14 +278,7 @@ async fn a_stock_change_made_on_a_stale_read_conflicts_and_adjustments_keep_conc
     let res = app
         .as_admin(SET_STOCK_IF, json!({"id": id, "q": 15, "e": 5}))
         .await;
-    assert_eq!(code(&res), "CONFLICT");
-    assert!(
-        res["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("is 3"),
-        "{res}"
-    );
+    assert_conflict_saying(&res, "is 3");
     let res = app
         .as_admin(SET_STOCK_IF, json!({"id": id, "q": 13, "e": 3}))
         .await;
@@ -320,14 +317,7 @@ async fn adjusting_stock_below_what_is_reserved_or_by_nothing_is_refused() {
     let res = app
         .as_admin(ADJUST, json!({"id": reserved.id, "d": -5}))
         .await;
-    assert_eq!(code(&res), "CONFLICT");
-    assert!(
-        res["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("6 reserved"),
-        "{res}"
-    );
+    assert_conflict_saying(&res, "6 reserved");
     let res = app.as_admin(ADJUST, json!({"id": id, "d": -6})).await;
     assert_eq!(code(&res), "CONFLICT", "below zero: {res}");
     let res = app
