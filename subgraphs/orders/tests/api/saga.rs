@@ -24,6 +24,25 @@ async fn saga() -> (TestApp, TestBus) {
     (spawn_app_with(config).await, bus)
 }
 
+/// Products' answer: `quantity` lamps (25.00 EUR each) of order `order_id`
+/// are held for `hold`.
+fn lamps_reserved(
+    order_id: Uuid,
+    lamp: Uuid,
+    quantity: i64,
+    hold: chrono::Duration,
+) -> StockReserved {
+    StockReserved {
+        order_id,
+        lines: vec![ReservedLine {
+            product_id: lamp,
+            quantity,
+            unit_price: Money::new(2500, Currency::EUR),
+        }],
+        expires_at: chrono::Utc::now() + hold,
+    }
+}
+
 async fn status_of(app: &TestApp, id: Uuid) -> OrderStatus {
     app.orders
         .store()
@@ -66,15 +85,7 @@ async fn a_reserved_and_paid_order_becomes_paid_and_says_so() {
     );
     bus.publish(
         "products",
-        StockReserved {
-            order_id: id,
-            lines: vec![ReservedLine {
-                product_id: lamp,
-                quantity: 2,
-                unit_price: Money::new(2500, Currency::EUR),
-            }],
-            expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
-        },
+        lamps_reserved(id, lamp, 2, chrono::Duration::minutes(15)),
     )
     .await;
     let requested = bus
@@ -134,15 +145,7 @@ async fn rejected_stock_cancels_and_a_declined_card_cancels_and_releases() {
     let second = order_id(&place(&app, &app.ada, &[(lamp, 1)], "b").await);
     bus.publish(
         "products",
-        StockReserved {
-            order_id: second,
-            lines: vec![ReservedLine {
-                product_id: lamp,
-                quantity: 1,
-                unit_price: Money::new(2500, Currency::EUR),
-            }],
-            expires_at: chrono::Utc::now(),
-        },
+        lamps_reserved(second, lamp, 1, chrono::Duration::zero()),
     )
     .await;
     wait_for(&app, second, OrderStatus::AwaitingPayment).await;
@@ -180,15 +183,7 @@ async fn a_payment_after_a_cancellation_is_refunded() {
     let id = order_id(&place(&app, &app.ada, &[(lamp, 1)], "k").await);
     bus.publish(
         "products",
-        StockReserved {
-            order_id: id,
-            lines: vec![ReservedLine {
-                product_id: lamp,
-                quantity: 1,
-                unit_price: Money::new(2500, Currency::EUR),
-            }],
-            expires_at: chrono::Utc::now(),
-        },
+        lamps_reserved(id, lamp, 1, chrono::Duration::zero()),
     )
     .await;
     wait_for(&app, id, OrderStatus::AwaitingPayment).await;
@@ -226,15 +221,7 @@ async fn the_same_event_twice_changes_nothing_the_second_time() {
     let reserved = bus
         .publish(
             "products",
-            StockReserved {
-                order_id: id,
-                lines: vec![ReservedLine {
-                    product_id: lamp,
-                    quantity: 1,
-                    unit_price: Money::new(2500, Currency::EUR),
-                }],
-                expires_at: chrono::Utc::now(),
-            },
+            lamps_reserved(id, lamp, 1, chrono::Duration::zero()),
         )
         .await;
     bus.publish_raw(&reserved).await;
@@ -290,15 +277,7 @@ async fn the_correlation_id_of_a_request_travels_with_its_events() {
     let id = placed.decode::<OrderPlaced>().unwrap().payload.order_id;
     let mut reserved = events::Envelope::new(
         "products",
-        StockReserved {
-            order_id: id,
-            lines: vec![ReservedLine {
-                product_id: lamp,
-                quantity: 1,
-                unit_price: Money::new(2500, Currency::EUR),
-            }],
-            expires_at: chrono::Utc::now(),
-        },
+        lamps_reserved(id, lamp, 1, chrono::Duration::zero()),
         events::EventMeta::caused_by(&placed),
     )
     .into_raw()
@@ -319,15 +298,7 @@ async fn paid_order(app: &TestApp, bus: &TestBus, key: &str) -> Uuid {
     let id = order_id(&place(app, &app.ada, &[(lamp, 2)], key).await);
     bus.publish(
         "products",
-        StockReserved {
-            order_id: id,
-            lines: vec![ReservedLine {
-                product_id: lamp,
-                quantity: 2,
-                unit_price: Money::new(2500, Currency::EUR),
-            }],
-            expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
-        },
+        lamps_reserved(id, lamp, 2, chrono::Duration::minutes(15)),
     )
     .await;
     wait_for(app, id, OrderStatus::AwaitingPayment).await;
