@@ -2,8 +2,8 @@
 //! prefetch and hands each event to a [`Handler`]. What happens on failure
 //! depends on why it failed:
 //! - a **transient** failure is retried a few times at once (100 ms, 200 ms),
-//!   then redelivered later through the service's retry queues (1 s, 5 s,
-//!   then every 30 s, for about a quarter of an hour: [`ConsumerConfig`]),
+//!   then redelivered later through the service's retry queue (after 1 s,
+//!   5 s, then every 30 s, for about a quarter of an hour: [`ConsumerConfig`]),
 //!   and dead-lettered only when that budget is spent;
 //! - while the handler's **store is unreachable** (connection refused, pool
 //!   timed out, the server shutting down), the message is held and retried
@@ -427,18 +427,23 @@ async fn redeliver_later(
     why: &HandlerError,
 ) {
     let tier = redeliveries as usize;
-    let queue = config.topology.retry_queue(&config.service, tier);
+    let key = Topology::retry_key(&config.service);
+    let delay_ms = Topology::retry_delay(tier).as_millis().to_string();
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     headers.insert(
         REDELIVERIES_HEADER.into(),
         AMQPValue::LongLongInt(i64::from(redeliveries) + 1),
     );
-    let properties = delivery.properties.clone().with_headers(headers);
+    let properties = delivery
+        .properties
+        .clone()
+        .with_headers(headers)
+        .with_expiration(delay_ms.into());
     let published = async {
         publisher
             .basic_publish(
-                "".into(),
-                queue.clone().into(),
+                config.topology.retry_exchange().into(),
+                key.clone().into(),
                 BasicPublishOptions {
                     mandatory: true,
                     ..Default::default()

@@ -2,10 +2,15 @@
 //! queue per consuming service bound to the keys it handles, and a dead-letter
 //! exchange routing failures to `<service>.dlq`.
 //!
-//! Each consuming service also has retry queues, one per delay in
-//! [`RETRY_DELAYS`] (`<service>.retry.<n>s`): a message waits there for the
-//! queue's TTL and is then dead-lettered back to `<service>.events` through the
-//! default exchange, so a delayed redelivery reaches only that service.
+//! Each consuming service also has a retry queue (`<service>.retry`, bound to
+//! the topic exchange `commerce.retry` with that key): a message waits there
+//! for its own delay ([`RETRY_DELAYS`], as the message's `expiration`) and is
+//! then dead-lettered back to `<service>.events` through the default exchange,
+//! so a delayed redelivery reaches only that service. (Messages expire from the
+//! head of the queue: a short delay behind a long one waits for it; delays are
+//! a lower bound.) Services never
+//! publish to the default exchange, so broker permissions can confine each to
+//! its own routing keys.
 //!
 //! Every service declares the whole topology at start-up (and so does the run
 //! command), whichever consumers it runs: events published while a consumer is
@@ -134,10 +139,21 @@ impl Topology {
         RETRY_DELAYS[tier.min(RETRY_DELAYS.len() - 1)]
     }
 
-    /// The retry queue of `service` for tier `tier`, `<service>.retry.<n>s`.
-    pub fn retry_queue(&self, service: &str, tier: usize) -> String {
-        let secs = Self::retry_delay(tier).as_secs();
-        format!("{}{service}.retry.{secs}s", self.prefix)
+    /// The retry queue of `service`, `<service>.retry`.
+    pub fn retry_queue(&self, service: &str) -> String {
+        format!("{}{}", self.prefix, Self::retry_key(service))
+    }
+
+    /// The topic exchange consumers send delayed redeliveries to,
+    /// `commerce.retry` (a topic exchange, so the broker can limit each service
+    /// to its own keys).
+    pub fn retry_exchange(&self) -> String {
+        format!("{}commerce.retry", self.prefix)
+    }
+
+    /// The routing key of `service`'s retry queue: `<service>.retry`.
+    pub fn retry_key(service: &str) -> String {
+        format!("{service}.retry")
     }
 
     /// The routing keys a service consumes.
@@ -167,6 +183,14 @@ impl Topology {
             .exchange_declare(
                 self.dead_letter_exchange().into(),
                 ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                self.retry_exchange().into(),
+                ExchangeKind::Topic,
                 durable,
                 FieldTable::default(),
             )
@@ -212,29 +236,30 @@ impl Topology {
             channel
                 .queue_declare(queue.clone().into(), durable_queue(), args)
                 .await?;
-            for tier in 0..RETRY_DELAYS.len() {
-                // Classic queues: a message only waits here for its delay (a
-                // quorum queue per delay would triple the broker's Raft groups).
-                let mut args = FieldTable::default();
-                let ttl = i64::try_from(Self::retry_delay(tier).as_millis()).unwrap_or(i64::MAX);
-                args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
-                // Back to the service's own queue through the default exchange.
-                args.insert(
-                    "x-dead-letter-exchange".into(),
-                    AMQPValue::LongString("".into()),
-                );
-                args.insert(
-                    "x-dead-letter-routing-key".into(),
-                    AMQPValue::LongString(queue.clone().into()),
-                );
-                channel
-                    .queue_declare(
-                        self.retry_queue(service, tier).into(),
-                        durable_queue(),
-                        args,
-                    )
-                    .await?;
-            }
+            // One retry queue per service; each message carries its own delay
+            // (`expiration`). A classic queue: a message only waits there.
+            let mut args = FieldTable::default();
+            // Back to the service's own queue through the default exchange.
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString("".into()),
+            );
+            args.insert(
+                "x-dead-letter-routing-key".into(),
+                AMQPValue::LongString(queue.clone().into()),
+            );
+            channel
+                .queue_declare(self.retry_queue(service).into(), durable_queue(), args)
+                .await?;
+            channel
+                .queue_bind(
+                    self.retry_queue(service).into(),
+                    self.retry_exchange().into(),
+                    Self::retry_key(service).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
             for key in *keys {
                 channel
                     .queue_bind(
@@ -253,15 +278,21 @@ impl Topology {
     /// Deletes everything [`Topology::declare`] made (tests clean up with it).
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         for (service, _) in SUBSCRIPTIONS {
-            let retries = (0..RETRY_DELAYS.len()).map(|tier| self.retry_queue(service, tier));
-            let queues = [self.queue(service), self.dead_letter_queue(service)];
-            for q in queues.into_iter().chain(retries) {
+            for q in [
+                self.queue(service),
+                self.dead_letter_queue(service),
+                self.retry_queue(service),
+            ] {
                 channel
                     .queue_delete(q.into(), QueueDeleteOptions::default())
                     .await?;
             }
         }
-        for x in [self.exchange(), self.dead_letter_exchange()] {
+        for x in [
+            self.exchange(),
+            self.dead_letter_exchange(),
+            self.retry_exchange(),
+        ] {
             channel
                 .exchange_delete(x.into(), ExchangeDeleteOptions::default())
                 .await?;
