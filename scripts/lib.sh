@@ -93,3 +93,37 @@ ensure_test_tools() {
   venv_install kubernetes-validate kubernetes-validate==1.37.0
   export PATH="$PATH:$SHOP_VENV/bin"
 }
+
+# Whether the broker answers AMQP (declaring a throw-away topology) in time.
+broker_answers() {
+  local probe="t_probe$$."
+  if EVENTS_PREFIX="$probe" timeout 20 "$CARGO_TARGET_DIR/debug/events-dlq" declare >/dev/null 2>&1; then
+    echo "${probe}commerce.events ${probe}commerce.dlx ${probe}commerce.retry" | tr ' ' '\n' |
+      "$CARGO_TARGET_DIR/debug/events-dlq" delete-prefixed "$probe" >/dev/null 2>&1 || true
+    return 0
+  fi
+  return 1
+}
+
+# Makes sure the local RabbitMQ answers: a broker that accepts connections but
+# no longer opens them (seen on this machine's RabbitMQ 3.10 after many test
+# topologies) is restarted; on CI, where the broker holds nothing but test
+# topologies, a broker that still hangs is reset to empty.
+ensure_broker() {
+  broker_answers && return 0
+  command -v rabbitmq-server >/dev/null || die "RabbitMQ does not answer on 127.0.0.1:5672"
+  log "RabbitMQ does not answer; restarting it"
+  pkill -9 -f beam.smp >/dev/null 2>&1 || true
+  sleep 1
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do broker_answers && return 0; sleep 2; done
+  if [ "${CI:-}" = "true" ]; then
+    log "RabbitMQ still hangs; CI resets this test broker to empty"
+    pkill -9 -f beam.smp >/dev/null 2>&1 || true
+    sleep 1
+    rm -rf /var/lib/rabbitmq/mnesia/rabbit@*
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do broker_answers && return 0; sleep 2; done
+  fi
+  die "RabbitMQ does not open connections; restart it (and, if that does not help, reset it with rabbitmqctl reset)"
+}
