@@ -245,8 +245,10 @@ pub async fn assert_every_order_paid_once(
     }
     for (name, url) in databases {
         let db = sqlx::PgPool::connect(url).await.expect("db");
+        // A relay killed mid-batch leaves its claimed rows leased (30 s) until
+        // another relay takes them over: wait past one lease.
         let mut left = (0i64, 0i64);
-        for _ in 0..40 {
+        for _ in 0..200 {
             left = sqlx::query_as(
                 "SELECT count(*) FILTER (WHERE published_at IS NULL), count(parked_at) FROM outbox",
             )
