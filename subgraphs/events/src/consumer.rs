@@ -177,8 +177,8 @@ pub struct ConsumerConfig {
 
 impl ConsumerConfig {
     /// Defaults: prefetch 32, 3 attempts from 100 ms, then 30 delayed
-    /// redeliveries (about 15 minutes); held up to 30 minutes while the store
-    /// is down.
+    /// redeliveries (about 15 minutes); held up to 20 minutes while the store
+    /// is down (under the broker's 30-minute acknowledgement timeout).
     pub fn new(amqp_url: &str, topology: Topology, service: &str) -> Self {
         ConsumerConfig {
             amqp_url: amqp_url.to_string(),
@@ -188,7 +188,8 @@ impl ConsumerConfig {
             max_attempts: 3,
             retry_delay: Duration::from_millis(100),
             max_redeliveries: 30,
-            max_pause: Duration::from_secs(30 * 60),
+            // Below RabbitMQ's delivery acknowledgement timeout (30 min).
+            max_pause: Duration::from_secs(20 * 60),
         }
     }
 }

@@ -61,6 +61,10 @@ pub const MAX_PUBLISH_ATTEMPTS: i32 = 10;
 /// recognised.
 pub const INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How many times a row may be claimed (each a publish attempt, whatever
+/// failed) before it is parked.
+pub const MAX_CLAIMS: i32 = 3 * MAX_PUBLISH_ATTEMPTS;
+
 /// The delay before the next publish attempt of an event that failed
 /// `attempts` times: 1 s doubling to 5 min.
 pub fn publish_retry_delay(attempts: i32) -> Duration {
@@ -146,6 +150,18 @@ impl PgOutbox {
 #[async_trait]
 impl OutboxStore for PgOutbox {
     async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Vec<RawEnvelope>> {
+        // A row claimed again and again without ever being published (say, one
+        // the broker answers by closing the channel) is parked, so it cannot
+        // hold back the rows behind it for ever.
+        sqlx::query(
+            "UPDATE outbox SET parked_at = now(),
+                 last_error = COALESCE(last_error, '') || ' (claimed too often; parked)'
+             WHERE published_at IS NULL AND parked_at IS NULL AND attempts >= $1
+               AND (lease_until IS NULL OR lease_until < now())",
+        )
+        .bind(MAX_CLAIMS)
+        .execute(&self.pool)
+        .await?;
         let rows: Vec<(sqlx::types::Json<RawEnvelope>,)> = sqlx::query_as(
             "UPDATE outbox SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
              WHERE id IN (

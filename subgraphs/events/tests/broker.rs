@@ -571,6 +571,16 @@ async fn publishing_failures_back_off_and_park_after_the_bound_until_retried() {
     );
     assert_eq!(store.parked(10).await.unwrap().len(), 1);
     assert_eq!(store.unpark(None).await.unwrap(), 1);
+    // A row claimed too often without being published (whatever failed: the
+    // broker closing the channel on it, say) is parked too.
+    sqlx::query("UPDATE outbox SET attempts = $1, lease_until = NULL")
+        .bind(outbox::MAX_CLAIMS)
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    assert!(store.claim(10, lease).await.unwrap().is_empty());
+    assert_eq!(store.parked(10).await.unwrap().len(), 1);
+    assert_eq!(store.unpark(None).await.unwrap(), 1);
     let again = store.claim(10, lease).await.unwrap();
     assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
     assert_eq!(outbox::publish_retry_delay(1), Duration::from_secs(1));

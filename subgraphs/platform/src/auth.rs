@@ -368,13 +368,14 @@ impl JwtVerifier {
         let Some(remote) = &self.remote else {
             return self.verify(token);
         };
+        // Only an unknown key waits for a fetch; a merely old set is refreshed
+        // by one request while the others go on with the keys they have.
         let stale = remote
             .fetched
-            .lock()
-            .await
-            .is_none_or(|at| at.elapsed() > JWKS_MAX_AGE);
+            .try_lock()
+            .is_ok_and(|fetched| fetched.is_none_or(|at| at.elapsed() > JWKS_MAX_AGE));
         if stale {
-            self.refresh(remote, Duration::ZERO).await;
+            self.refresh(remote, JWKS_MAX_AGE).await;
         }
         match self.verify(token) {
             Err(Error::Unauthenticated(why)) if why.ends_with("unknown key id") => {

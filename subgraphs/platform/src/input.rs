@@ -115,7 +115,17 @@ impl GraphqlText for async_graphql::parser::types::ExecutableDocument {
                 match &item.node {
                     Selection::Field(f) => {
                         let name = f.node.name.node.as_str();
-                        for (arg, value) in &f.node.arguments {
+                        let directive_args =
+                            f.node.directives.iter().flat_map(|d| {
+                                d.node.arguments.iter().map(|(arg, value)| (arg, value))
+                            });
+                        for (arg, value) in f
+                            .node
+                            .arguments
+                            .iter()
+                            .map(|(a, v)| (a, v))
+                            .chain(directive_args)
+                        {
                             let at = format!("{at}.{name}({})", arg.node.as_str());
                             // Variables inside literals are checked with the variables.
                             let Ok(literal) = value.node.clone().into_const_with(|_| {

@@ -163,7 +163,11 @@ impl Workers {
                     status: status.clone(),
                 };
                 let started = tokio::time::Instant::now();
-                let outcome = AssertUnwindSafe(start(context)).catch_unwind().await;
+                // A panic while starting the worker is caught like one inside it.
+                let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| start(context))) {
+                    Ok(worker) => AssertUnwindSafe(worker).catch_unwind().await,
+                    Err(panic) => Err(panic),
+                };
                 if token.is_cancelled() {
                     break;
                 }

@@ -106,29 +106,24 @@ impl Accounts {
         self
     }
 
-    /// Waits as long as the throttles of `keys` say; `true` if any locks the
-    /// caller out.
+    /// Counts this attempt against the throttles of `keys` (first, so that
+    /// parallel attempts are counted too), then waits as long as they say;
+    /// `true` if any locks the caller out.
     async fn throttle(&self, keys: &[(Scope, &str)]) -> Result<bool> {
         let mut delay = Duration::ZERO;
         let mut locked = false;
         for (scope, key) in keys {
             let policy = self.policy(*scope);
-            let (failures, is_locked) =
-                store::throttle_state(self.store.pool(), *scope, &policy, key).await?;
+            let (attempts, is_locked) =
+                store::record_attempt(self.store.pool(), *scope, &policy, key).await?;
             locked |= is_locked;
-            delay = delay.max(policy.delay(failures, self.throttle_step));
+            // The attempt being made does not slow itself down.
+            delay = delay.max(policy.delay(attempts - 1, self.throttle_step));
         }
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         Ok(locked)
-    }
-
-    async fn record(&self, keys: &[(Scope, &str)]) -> Result<()> {
-        for (scope, key) in keys {
-            store::record_attempt(self.store.pool(), *scope, &self.policy(*scope), key).await?;
-        }
-        Ok(())
     }
 
     /// The store (for loaders).
@@ -155,7 +150,6 @@ impl Accounts {
                 "too many sign-ups from this address; try again later".into(),
             ));
         }
-        self.record(&keys).await?;
         let hash = hash_password(password.expose().to_string()).await?;
         let mut tx = self.store.pool().begin().await?;
         let user = store::insert_user(
@@ -191,7 +185,6 @@ impl Accounts {
         ];
         // A locked account (or address) answers like any failed sign-in.
         if self.throttle(&keys).await? {
-            self.record(&keys[1..]).await?;
             return Err(invalid_credentials());
         }
         let found = self.store.credentials(email.trim()).await?;
@@ -199,15 +192,14 @@ impl Accounts {
             Some(found) => found,
             None => {
                 let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
-                self.record(&keys).await?;
                 return Err(invalid_credentials());
             }
         };
         if !verify_password(password.to_string(), hash).await? {
-            self.record(&keys).await?;
             return Err(invalid_credentials());
         }
         store::clear_attempts(self.store.pool(), Scope::LoginAccount, &account).await?;
+        store::forgive_attempt(self.store.pool(), Scope::LoginAddress, &address).await?;
         let mut tx = self.store.pool().begin().await?;
         let tokens = self.issue(&mut tx, user, Uuid::now_v7()).await?;
         tx.commit().await?;

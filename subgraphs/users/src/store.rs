@@ -326,37 +326,18 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<(
     Ok(())
 }
 
-/// Attempts counted in the current window of `scope`/`key`, and whether the
-/// caller is locked out now.
-pub async fn throttle_state(
-    pool: &PgPool,
-    scope: crate::domain::throttle::Scope,
-    policy: &crate::domain::throttle::Policy,
-    key: &str,
-) -> Result<(i32, bool)> {
-    let window = policy.window.as_secs_f64();
-    let row: Option<(i32, bool)> = sqlx::query_as(
-        "SELECT CASE WHEN window_started_at > now() - make_interval(secs => $3) THEN failures ELSE 0 END,
-                COALESCE(locked_until > now(), false)
-         FROM auth_throttle WHERE scope = $1 AND key = $2",
-    )
-    .bind(scope.as_str())
-    .bind(key)
-    .bind(window)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.unwrap_or((0, false)))
-}
-
 /// Counts one more attempt of `scope`/`key` (a new window if the last one is
-/// over), locking the caller out once the policy says so.
+/// over) in one statement, and returns the attempts in the window with this
+/// one and whether the caller is locked out: past the policy's bound, or by an
+/// earlier lock. Counting before checking means parallel attempts cannot all
+/// slip through on the same reading.
 pub async fn record_attempt(
     pool: &PgPool,
     scope: crate::domain::throttle::Scope,
     policy: &crate::domain::throttle::Policy,
     key: &str,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<(i32, bool)> {
+    let (failures, locked): (i32, bool) = sqlx::query_as(
         "INSERT INTO auth_throttle AS t (scope, key, failures, window_started_at)
          VALUES ($1, $2, 1, now())
          ON CONFLICT (scope, key) DO UPDATE SET
@@ -366,15 +347,33 @@ pub async fn record_attempt(
                              THEN t.window_started_at ELSE now() END,
              locked_until = CASE
                  WHEN (CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
-                            THEN t.failures + 1 ELSE 1 END) >= $4
-                 THEN now() + make_interval(secs => $5)
-                 ELSE t.locked_until END",
+                            THEN t.failures + 1 ELSE 1 END) > $4
+                 THEN GREATEST(t.locked_until, now() + make_interval(secs => $5))
+                 ELSE t.locked_until END
+         RETURNING failures, COALESCE(locked_until > now(), false) OR failures > $4",
     )
     .bind(scope.as_str())
     .bind(key)
     .bind(policy.window.as_secs_f64())
     .bind(policy.lock_after)
     .bind(policy.lock_for.as_secs_f64())
+    .fetch_one(pool)
+    .await?;
+    Ok((failures, locked))
+}
+
+/// Takes back one attempt of `scope`/`key` (it succeeded: an address is
+/// throttled on failures, not on sign-ins that worked).
+pub async fn forgive_attempt(
+    pool: &PgPool,
+    scope: crate::domain::throttle::Scope,
+    key: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE auth_throttle SET failures = GREATEST(failures - 1, 0) WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope.as_str())
+    .bind(key)
     .execute(pool)
     .await?;
     Ok(())

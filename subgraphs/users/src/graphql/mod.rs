@@ -84,17 +84,12 @@ impl async_graphql::extensions::Extension for OneSignInPerRequest {
     }
 }
 
-/// How many sign-in fields the operations of `document` select at their root.
+/// How many sign-in fields the operations of `document` select at their root
+/// (through inline fragments and fragment spreads, each named fragment
+/// counted wherever it is spread).
 fn sign_in_fields(document: &async_graphql::parser::types::ExecutableDocument) -> usize {
-    use async_graphql::parser::types::{Selection, SelectionSet};
-    fn count(
-        set: &SelectionSet,
-        document: &async_graphql::parser::types::ExecutableDocument,
-        depth: usize,
-    ) -> usize {
-        if depth > 8 {
-            return 0;
-        }
+    use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+    fn count(set: &SelectionSet, document: &ExecutableDocument, path: &mut Vec<String>) -> usize {
         set.items
             .iter()
             .map(|item| match &item.node {
@@ -102,21 +97,30 @@ fn sign_in_fields(document: &async_graphql::parser::types::ExecutableDocument) -
                     usize::from(SIGN_IN_FIELDS.contains(&f.node.name.node.as_str()))
                 }
                 Selection::InlineFragment(inline) => {
-                    count(&inline.node.selection_set.node, document, depth + 1)
+                    count(&inline.node.selection_set.node, document, path)
                 }
-                Selection::FragmentSpread(spread) => document
-                    .fragments
-                    .get(&spread.node.fragment_name.node)
-                    .map_or(0, |f| {
-                        count(&f.node.selection_set.node, document, depth + 1)
-                    }),
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    // A fragment spreading itself is invalid anyway: do not loop.
+                    if path.contains(&name) {
+                        return 0;
+                    }
+                    let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
+                    else {
+                        return 0;
+                    };
+                    path.push(name);
+                    let n = count(&fragment.node.selection_set.node, document, path);
+                    path.pop();
+                    n
+                }
             })
             .sum()
     }
     document
         .operations
         .iter()
-        .map(|(_, op)| count(&op.node.selection_set.node, document, 0))
+        .map(|(_, op)| count(&op.node.selection_set.node, document, &mut Vec::new()))
         .sum()
 }
 

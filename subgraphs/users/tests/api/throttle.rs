@@ -128,6 +128,12 @@ async fn one_request_carries_at_most_one_sign_in() {
         format!("mutation {{ {} }}", guesses.join(" ")),
         "mutation { login(email: \"a@b.co\", password: \"x\") { accessToken } register(input: {email: \"c@d.co\", password: \"correct horse 1\", name: \"C\"}) { accessToken } }".to_string(),
         "mutation { ...F ...F } fragment F on Mutation { login(email: \"a@b.co\", password: \"x\") { accessToken } }".to_string(),
+        // However deep the inline fragments go.
+        format!(
+            "mutation {{ {} a: login(email: \"a@b.co\", password: \"x\") {{ accessToken }} b: login(email: \"a@b.co\", password: \"y\") {{ accessToken }} {} }}",
+            "... on Mutation { ".repeat(10),
+            "}".repeat(10)
+        ),
     ] {
         let res = app.gql.query(&query, json!({}), None).await;
         assert_eq!(code(&res).as_deref(), Some("BAD_USER_INPUT"), "{res}");
