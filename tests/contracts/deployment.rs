@@ -426,7 +426,10 @@ fn compose_is_safe_as_shipped() {
                     || v.as_str().is_some_and(|v| v.starts_with("jwt-private:"))
             });
         let allowed = matches!(name.as_str(), Some("users") | Some("keygen"));
-        assert!(!mounts_private || allowed, "{name:?} mounts the private key");
+        assert!(
+            !mounts_private || allowed,
+            "{name:?} mounts the private key"
+        );
     }
     let kong = &compose["services"]["kong"]["environment"];
     assert!(kong["KONG_ADMIN_LISTEN"]
