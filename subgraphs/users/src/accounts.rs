@@ -114,9 +114,14 @@ impl Accounts {
         let mut locked = false;
         for (scope, key) in keys {
             let policy = self.policy(*scope);
-            let (attempts, is_locked) =
+            let (attempts, was_locked) =
                 store::record_attempt(self.store.pool(), *scope, &policy, key).await?;
-            locked |= is_locked;
+            // The attempts before this one decide whether it is one too many.
+            let over = policy.locks(attempts - 1);
+            if over {
+                store::lock_out(self.store.pool(), *scope, key, policy.lock_for).await?;
+            }
+            locked |= was_locked || over;
             // The attempt being made does not slow itself down.
             delay = delay.max(policy.delay(attempts - 1, self.throttle_step));
         }

@@ -328,38 +328,50 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<(
 
 /// Counts one more attempt of `scope`/`key` (a new window if the last one is
 /// over) in one statement, and returns the attempts in the window with this
-/// one and whether the caller is locked out: past the policy's bound, or by an
-/// earlier lock. Counting before checking means parallel attempts cannot all
-/// slip through on the same reading.
+/// one and whether an earlier lock still holds. Counting before checking means
+/// parallel attempts cannot all slip through on the same reading.
 pub async fn record_attempt(
     pool: &PgPool,
     scope: crate::domain::throttle::Scope,
     policy: &crate::domain::throttle::Policy,
     key: &str,
 ) -> Result<(i32, bool)> {
-    let (failures, locked): (i32, bool) = sqlx::query_as(
+    let (attempts, locked): (i32, bool) = sqlx::query_as(
         "INSERT INTO auth_throttle AS t (scope, key, failures, window_started_at)
          VALUES ($1, $2, 1, now())
          ON CONFLICT (scope, key) DO UPDATE SET
              failures = CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
                              THEN t.failures + 1 ELSE 1 END,
              window_started_at = CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
-                             THEN t.window_started_at ELSE now() END,
-             locked_until = CASE
-                 WHEN (CASE WHEN t.window_started_at > now() - make_interval(secs => $3)
-                            THEN t.failures + 1 ELSE 1 END) > $4
-                 THEN GREATEST(t.locked_until, now() + make_interval(secs => $5))
-                 ELSE t.locked_until END
-         RETURNING failures, COALESCE(locked_until > now(), false) OR failures > $4",
+                             THEN t.window_started_at ELSE now() END
+         RETURNING failures, COALESCE(locked_until > now(), false)",
     )
     .bind(scope.as_str())
     .bind(key)
     .bind(policy.window.as_secs_f64())
-    .bind(policy.lock_after)
-    .bind(policy.lock_for.as_secs_f64())
     .fetch_one(pool)
     .await?;
-    Ok((failures, locked))
+    Ok((attempts, locked))
+}
+
+/// Locks `scope`/`key` out for `lock_for` (an earlier, longer lock stands).
+pub async fn lock_out(
+    pool: &PgPool,
+    scope: crate::domain::throttle::Scope,
+    key: &str,
+    lock_for: std::time::Duration,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE auth_throttle
+         SET locked_until = GREATEST(locked_until, now() + make_interval(secs => $3))
+         WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(lock_for.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Takes back one attempt of `scope`/`key` (it succeeded: an address is
