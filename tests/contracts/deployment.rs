@@ -15,6 +15,40 @@ fn yaml(file: &str) -> Yaml {
     serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(file)).unwrap()).unwrap()
 }
 
+/// The names every service's config struct reads (`USERS_PORT`, ...), plus the
+/// platform's own variables.
+pub fn service_reads(service: &str) -> BTreeSet<String> {
+    use serde_aux::serde_introspection::serde_introspect;
+    let (prefix, fields): (&str, &[&str]) = match service {
+        "users" => ("USERS", serde_introspect::<users::config::Config>()),
+        "products" => ("PRODUCTS", serde_introspect::<products::config::Config>()),
+        "orders" => ("ORDERS", serde_introspect::<orders::config::Config>()),
+        "payments" => ("PAYMENTS", serde_introspect::<payments::config::Config>()),
+        other => panic!("unknown service {other}"),
+    };
+    fields
+        .iter()
+        .map(|f| format!("{prefix}_{}", f.to_uppercase()))
+        .chain(["RUST_LOG", "LOG_FORMAT", "SHOP_ENV"].map(String::from))
+        .collect()
+}
+
+/// Whether the router reads `key`: one of its own variables, or a name its
+/// config reads (`from_env: KEY`, or `env("KEY")` in an expression).
+pub fn router_reads(config: &str, key: &str) -> bool {
+    [
+        "ROUTER_CONFIG_FILE_PATH",
+        "SUPERGRAPH_FILE_PATH",
+        "PORT",
+        "HOST",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    ]
+    .contains(&key)
+        || config.contains(&format!("from_env: {key}"))
+        || config.contains(&format!("env(\"{key}\""))
+}
+
 /// An env file with made-up secrets, as `scripts/compose-env` writes one.
 pub fn compose_env_file() -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("shop-compose-{}.env", std::process::id()));
@@ -144,43 +178,14 @@ fn every_kong_upstream_is_a_compose_service_exposing_its_port() {
 #[test]
 fn every_environment_variable_compose_sets_is_read_by_its_service() {
     let compose = compose();
-    let fields: HashMap<&str, (&str, &[&str])> = HashMap::from([
-        (
-            "users",
-            (
-                "USERS",
-                serde_aux::serde_introspection::serde_introspect::<users::config::Config>(),
-            ),
-        ),
-        (
-            "products",
-            (
-                "PRODUCTS",
-                serde_aux::serde_introspection::serde_introspect::<products::config::Config>(),
-            ),
-        ),
-        (
-            "orders",
-            (
-                "ORDERS",
-                serde_aux::serde_introspection::serde_introspect::<orders::config::Config>(),
-            ),
-        ),
-        (
-            "payments",
-            (
-                "PAYMENTS",
-                serde_aux::serde_introspection::serde_introspect::<payments::config::Config>(),
-            ),
-        ),
-    ]);
-    for (service, (prefix, fields)) in &fields {
-        let read: BTreeSet<String> = fields
-            .iter()
-            .map(|f| format!("{prefix}_{}", f.to_uppercase()))
-            .chain(["RUST_LOG", "LOG_FORMAT", "SHOP_ENV"].map(String::from))
-            .collect();
-        let env = compose["services"][*service]["environment"]
+    for (service, prefix) in [
+        ("users", "USERS"),
+        ("products", "PRODUCTS"),
+        ("orders", "ORDERS"),
+        ("payments", "PAYMENTS"),
+    ] {
+        let read = service_reads(service);
+        let env = compose["services"][service]["environment"]
             .as_mapping()
             .unwrap();
         for key in env.keys().filter_map(|k| k.as_str()) {
@@ -194,7 +199,7 @@ fn every_environment_variable_compose_sets_is_read_by_its_service() {
             .and_then(|v| v.as_str())
             .unwrap();
         assert!(
-            strs(&compose["services"][*service]["expose"]).contains(&port.to_string()),
+            strs(&compose["services"][service]["expose"]).contains(&port.to_string()),
             "{service} port"
         );
     }
@@ -205,16 +210,7 @@ fn every_environment_variable_compose_sets_is_read_by_its_service() {
         .as_mapping()
         .unwrap();
     for key in env.keys().filter_map(|k| k.as_str()) {
-        let known = [
-            "ROUTER_CONFIG_FILE_PATH",
-            "SUPERGRAPH_FILE_PATH",
-            "PORT",
-            "HOST",
-            "LOG_LEVEL",
-            "LOG_FORMAT",
-        ]
-        .contains(&key)
-            || config.contains(&format!("from_env: {key}"));
+        let known = router_reads(&config, key);
         assert!(
             known,
             "compose sets {key} for the router, which does not read it"

@@ -17,6 +17,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use e2e::repo_root;
+
+use crate::deployment::{router_reads, service_reads};
 use serde::Deserialize;
 use serde_yaml::Value as Yaml;
 
@@ -192,24 +194,6 @@ fn secret_key(env: &BTreeMap<String, Yaml>, name: &str) -> (String, String) {
     (s(&r["name"]).to_string(), s(&r["key"]).to_string())
 }
 
-/// The names every service's config struct reads (`USERS_PORT`, ...), plus the
-/// platform's own variables.
-fn service_reads(service: &str) -> BTreeSet<String> {
-    use serde_aux::serde_introspection::serde_introspect;
-    let (prefix, fields): (&str, &[&str]) = match service {
-        "users" => ("USERS", serde_introspect::<users::config::Config>()),
-        "products" => ("PRODUCTS", serde_introspect::<products::config::Config>()),
-        "orders" => ("ORDERS", serde_introspect::<orders::config::Config>()),
-        "payments" => ("PAYMENTS", serde_introspect::<payments::config::Config>()),
-        other => panic!("unknown service {other}"),
-    };
-    fields
-        .iter()
-        .map(|f| format!("{prefix}_{}", f.to_uppercase()))
-        .chain(["RUST_LOG", "LOG_FORMAT", "SHOP_ENV"].map(String::from))
-        .collect()
-}
-
 #[test]
 fn kustomize_renders_both_and_every_built_in_kind_validates() {
     let validator =
@@ -369,17 +353,7 @@ fn every_environment_variable_a_deployment_sets_is_read() {
         // The router: its own variables, and those its config reads.
         let env = environment(docs, deployment(docs, "router"));
         for key in env.keys() {
-            let known = [
-                "ROUTER_CONFIG_FILE_PATH",
-                "SUPERGRAPH_FILE_PATH",
-                "PORT",
-                "HOST",
-                "LOG_LEVEL",
-                "LOG_FORMAT",
-            ]
-            .contains(&key.as_str())
-                || router_config.contains(&format!("from_env: {key}"))
-                || router_config.contains(&format!("env(\"{key}\""));
+            let known = router_reads(&router_config, key);
             assert!(
                 known,
                 "{name}: the router is given {key}, which it does not read"
