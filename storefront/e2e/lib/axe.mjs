@@ -1,0 +1,27 @@
+// Accessibility checks with axe-core, injected into the page under test.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const AXE_PATH = require.resolve('axe-core');
+const BLOCKING = new Set(['serious', 'critical']);
+
+/** Every page kind the suite must have checked. */
+export const PAGE_KINDS = ['catalogue', 'product', 'cart', 'sign-in', 'sign-up', 'checkout', 'order', 'order-history'];
+
+/** Runs axe on the page; resolves to the serious and critical violations, described. */
+export async function seriousViolations(page) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE_PATH });
+  const violations = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+    }));
+  });
+  return violations
+    .filter((v) => BLOCKING.has(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.join(', ')}`);
+}

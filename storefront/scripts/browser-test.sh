@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the storefront and runs its browser tests (e2e/run.mjs) against a
+# running router. Env: SHOP_ROUTER_URL, SHOP_ADMIN_EMAIL, SHOP_ADMIN_PASSWORD,
+# SHOP_ARTIFACTS_DIR (see e2e/run.mjs); VITE_TRUSTED_DOCUMENTS=false builds and
+# tests the mode that sends query text instead of persisted document ids.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-browser.sh
+
+ensure_browser
+
+# Dependencies: installed when missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund
+fi
+
+export VITE_TRUSTED_DOCUMENTS="${VITE_TRUSTED_DOCUMENTS:-true}"
+npm run build
+exec node e2e/run.mjs
