@@ -1,6 +1,6 @@
 // The shopper scenarios. Each runs in a fresh browser context with a new
 // customer; the products they buy are created for this run with known stock.
-import { addToCart, arriveOnOrderPage, fitsViewport, openProduct, placeOrder, signUp, waitForStatus } from './lib/shop.mjs';
+import { addToCart, arriveOnOrderPage, fitsViewport, openProduct, placeOrder, signUp, visit, waitForStatus } from './lib/shop.mjs';
 import { assert, waitUntil } from './lib/util.mjs';
 
 const PAGE_SIZE = 12;
@@ -213,15 +213,18 @@ const sessionSurvivesReload = {
       }
       return route.fallback();
     });
-    await page.goto('/orders');
+    await visit(page, '/orders');
     await page.getByText('You have no orders yet.').waitFor();
     assert(rejected, 'no authenticated request was made');
     assert(refreshes >= 2, `expected a refresh on load and one after UNAUTHENTICATED, saw ${refreshes}`);
     await page.unroute('**/graphql');
 
+    // Signing out on a protected page asks to sign in again; a reload does not bring the session back.
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('link', { name: 'Sign in' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await page.goto('/');
     await page.getByRole('heading', { level: 1, name: 'Catalogue' }).waitFor();
     await page.getByRole('link', { name: 'Sign in' }).waitFor();
     assert((await page.getByRole('button', { name: 'Sign out' }).count()) === 0, 'still signed in after signing out and reloading');
@@ -235,12 +238,12 @@ const phone = {
   async run({ page, audit, fixtures }) {
     const product = fixtures.products.browse0;
     await signUp(page, fixtures.token);
-    await page.goto(`/?category=${encodeURIComponent(fixtures.category.id)}`);
+    await visit(page, `/?category=${encodeURIComponent(fixtures.category.id)}`);
     await page.locator('.product-card').first().waitFor();
     assert(await fitsViewport(page), 'the catalogue is wider than the phone screen');
     await audit('phone-catalogue');
     await addToCart(page, product, 1);
-    await page.goto('/cart');
+    await visit(page, '/cart');
     await page.getByRole('row', { name: new RegExp(product.name) }).waitFor();
     assert(await fitsViewport(page), 'the cart is wider than the phone screen');
     const checkout = page.getByRole('link', { name: 'Checkout' });

@@ -82,8 +82,7 @@ function forget(): void {
 }
 
 /**
- * Trades the stored refresh token for a new pair. A refused token ends the
- * session; a network failure keeps it for the next attempt.
+ * Trades the stored refresh token for a new pair (one request at a time).
  */
 export function refresh(): Promise<string | null> {
   refreshing ??= (async () => {
@@ -94,7 +93,9 @@ export function refresh(): Promise<string | null> {
       adopt(data.refreshToken);
       return accessToken;
     } catch (error) {
-      if (error instanceof GraphQLRequestError) forget();
+      // A refused token ends the session; anything else (the network, a busy
+      // server) leaves the token for the next attempt.
+      if (error instanceof GraphQLRequestError && error.hasCode('UNAUTHENTICATED')) forget();
       else setState({ ...state, restoring: false });
       throw error;
     }

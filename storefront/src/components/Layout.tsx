@@ -1,8 +1,11 @@
-import { Link, NavLink, Outlet, useNavigate } from 'react-router';
+import { Link, NavLink, Outlet } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { signOut } from '../auth/session';
 import { useSession } from '../auth/useSession';
-import { useCart } from '../hooks/useCart';
+import { CART_KEY, useCart } from '../hooks/useCart';
+
+/** What one shopper may see and the next must not. */
+const PRIVATE_QUERIES = [CART_KEY, ['orders'], ['order']];
 
 function CartLink() {
   const { data: cart } = useCart();
@@ -20,7 +23,6 @@ function CartLink() {
 function AccountNav() {
   const { user, restoring } = useSession();
   const queryClient = useQueryClient();
-  const navigate = useNavigate();
   if (restoring) return null;
   if (!user) {
     return (
@@ -30,10 +32,10 @@ function AccountNav() {
       </>
     );
   }
+  // A protected page then sends the shopper to sign in again; a public one stays.
   const onSignOut = async () => {
     await signOut();
-    queryClient.clear();
-    navigate('/');
+    PRIVATE_QUERIES.forEach((queryKey) => queryClient.removeQueries({ queryKey }));
   };
   return (
     <>
