@@ -99,8 +99,9 @@ async function main() {
   const audited = new Map();
   let passed = 0;
   let failed = 0;
+  let fixtures;
   try {
-    const fixtures = await scenarios.setUp(admin);
+    fixtures = await scenarios.setUp(admin);
     for (const scenario of scenarios.list) {
       const context = await browser.newContext({ baseURL: server.url, ...scenario.context });
       const page = await context.newPage();
@@ -150,6 +151,9 @@ async function main() {
   } finally {
     await browser.close().catch(() => undefined);
     await server.close();
+    if (fixtures) {
+      await scenarios.tearDown(admin, fixtures).catch((error) => console.log(`note: cleaning up failed: ${error.message}`));
+    }
   }
   console.log(`screenshots: ${config.artifacts}`);
   console.log(`${passed} passed, ${failed} failed`);

@@ -39,6 +39,11 @@ async function setUp(admin) {
   return { token, category, products, all };
 }
 
+/** Takes this run's products off sale, so runs against a shared stack do not pile up in its catalogue. */
+async function tearDown(admin, fixtures) {
+  for (const product of fixtures.all) await admin.archiveProduct(product.id);
+}
+
 async function cardTitles(page) {
   return page.locator('.product-card .card-title').allTextContents();
 }
@@ -255,5 +260,6 @@ const phone = {
 
 export const scenarios = {
   setUp,
+  tearDown,
   list: [browseAndBuy, declinedCard, outOfStock, cancelAndRefund, sessionSurvivesReload, phone],
 };

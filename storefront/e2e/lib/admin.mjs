@@ -73,6 +73,10 @@ export class Admin {
     return data.adjustStock.availableQuantity;
   }
 
+  async archiveProduct(productId) {
+    await this.call('mutation E2EArchive($id: ID!) { archiveProduct(id: $id) { id } }', { id: productId });
+  }
+
   async available(productId) {
     const data = await this.call('query E2EStock($id: ID!) { product(id: $id) { availableQuantity } }', { id: productId });
     return data.product.availableQuantity;

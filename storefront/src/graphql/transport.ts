@@ -1,14 +1,15 @@
 import type { TypedDocumentString } from '../gql/graphql';
 import { GraphQLRequestError, NetworkError, type GraphQLErrorEntry } from './errors';
 
-const GRAPHQL_URL = import.meta.env.VITE_GRAPHQL_URL ?? '/graphql';
+/** The GraphQL endpoint (same origin by default). */
+export const GRAPHQL_URL = import.meta.env.VITE_GRAPHQL_URL ?? '/graphql';
 
 /**
  * Trusted-document mode: send only the id of a document from the manifest
  * (src/gql/persisted-documents.json), never its text. On by default in a
  * production build; VITE_TRUSTED_DOCUMENTS=true|false decides explicitly.
  */
-export const TRUSTED_DOCUMENTS =
+const TRUSTED_DOCUMENTS =
   (import.meta.env.VITE_TRUSTED_DOCUMENTS ?? String(import.meta.env.PROD)) === 'true';
 
 interface GraphQLResponse<TData> {
@@ -20,7 +21,7 @@ function operationName(text: string): string | undefined {
   return /^\s*(?:query|mutation|subscription)\s+(\w+)/.exec(text)?.[1];
 }
 
-/** The JSON body for a document: `documentId` in trusted mode, `query` otherwise. */
+/** The JSON body for a document, for any transport: `documentId` in trusted mode, `query` otherwise. */
 export function requestBody<TVariables>(
   document: TypedDocumentString<unknown, TVariables>,
   variables: TVariables | undefined,
