@@ -131,7 +131,7 @@ const browseAndBuy = {
 const declinedCard = {
   name: 'a declined card (tok_chargeDeclined) shows the reason, cancels the order and restores the stock',
   slug: 'declined-card',
-  async run({ page, admin, fixtures }) {
+  async run({ page, admin, audit, fixtures }) {
     const product = fixtures.products.declined;
     await signUp(page, fixtures.token);
     await addToCart(page, product, 2);
@@ -141,6 +141,7 @@ const declinedCard = {
     const alert = page.getByRole('alert').filter({ hasText: 'Your card was declined.' });
     await alert.waitFor();
     assert((await alert.textContent()).includes('nothing was charged'), 'the decline message does not say nothing was charged');
+    await audit('order-declined');
     await admin.waitForAvailable(product.id, 3);
     await openProduct(page, product);
     await page.getByText('Only 3 left').waitFor();
@@ -150,7 +151,7 @@ const declinedCard = {
 const outOfStock = {
   name: 'an out-of-stock line is named in the checkout message',
   slug: 'out-of-stock',
-  async run({ page, admin, fixtures }) {
+  async run({ page, admin, audit, fixtures }) {
     const product = fixtures.products.scarce;
     await signUp(page, fixtures.token);
     await addToCart(page, product, 2);
@@ -163,6 +164,7 @@ const outOfStock = {
     assert(text.includes(product.name), `the message does not name ${product.name}: ${text}`);
     assert(text.includes('only 1 left'), `the message does not say what is left: ${text}`);
     assert(new URL(page.url()).pathname === '/checkout', 'left the checkout although the order failed');
+    await audit('checkout-out-of-stock');
   },
 };
 
@@ -187,6 +189,7 @@ const cancelAndRefund = {
     await entry.getByRole('button', { name: `Cancel and refund ${number}` }).click();
     await entry.getByRole('button', { name: 'Yes, cancel and refund' }).click();
     await waitForStatus(page, entry, 'REFUNDED');
+    await audit('order-history-refunded');
     await admin.waitForAvailable(product.id, 5);
   },
 };
