@@ -16,9 +16,11 @@ apt_install() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  if [ -z "$apt_updated" ]; then $sudo apt-get update -qq >/dev/null; apt_updated=1; fi
+  # Another install (a parallel script, unattended upgrades) holds dpkg's lock: wait for it.
+  local wait=(-o DPkg::Lock::Timeout=600)
+  if [ -z "$apt_updated" ]; then $sudo apt-get "${wait[@]}" update -qq >/dev/null; apt_updated=1; fi
   log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -qq "${missing[@]}" >/dev/null
 }
 
 # The tools every build needs: mold (linker, see .cargo/config.toml), openssl (dev keys), psql.
@@ -110,6 +112,11 @@ broker_answers() {
 # topologies) is restarted; on CI, where the broker holds nothing but test
 # topologies, a broker that still hangs is reset to empty.
 ensure_broker() {
+  ensure_broker_running
+  ensure_broker_management
+}
+
+ensure_broker_running() {
   broker_answers && return 0
   command -v rabbitmq-server >/dev/null || die "RabbitMQ does not answer on 127.0.0.1:5672"
   log "RabbitMQ does not answer; restarting it"
@@ -126,4 +133,21 @@ ensure_broker() {
     for _ in $(seq 1 30); do broker_answers && return 0; sleep 2; done
   fi
   die "RabbitMQ does not open connections; restart it (and, if that does not help, reset it with rabbitmqctl reset)"
+}
+
+# The management API, through which each service's own broker user is created
+# (events-dlq provision): RabbitMQ ships the plugin; enable it once.
+RABBITMQ_MANAGEMENT_URL="${RABBITMQ_MANAGEMENT_URL:-http://127.0.0.1:15672}"
+management_answers() {
+  curl -fsS -o /dev/null --max-time 5 \
+    -u "${RABBITMQ_ADMIN_USER:-guest}:${RABBITMQ_ADMIN_PASSWORD:-guest}" \
+    "$RABBITMQ_MANAGEMENT_URL/api/overview"
+}
+ensure_broker_management() {
+  management_answers && return 0
+  command -v rabbitmq-plugins >/dev/null || die "RabbitMQ's management API does not answer on $RABBITMQ_MANAGEMENT_URL"
+  log "enabling RabbitMQ's management plugin (broker users are provisioned through it)"
+  rabbitmq-plugins enable rabbitmq_management >/dev/null
+  for _ in $(seq 1 30); do management_answers && return 0; sleep 1; done
+  die "RabbitMQ's management API does not answer on $RABBITMQ_MANAGEMENT_URL"
 }

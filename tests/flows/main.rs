@@ -8,7 +8,7 @@ mod errors;
 mod fan_out;
 mod faults;
 mod hostile_input;
-mod keys;
 mod lifecycle;
 mod replicas;
 mod saga;
+mod security;

@@ -80,7 +80,11 @@ async fn with_two_replicas_of_each_service_a_killed_replica_loses_no_order_and_d
         .iter()
         .map(|n| format!("http://127.0.0.1:{}/graphql", balancers[n].port()))
         .collect();
-    let (mut router, router_port) = spawn_router(&subgraphs).await;
+    let jwks = format!(
+        "http://127.0.0.1:{}/.well-known/jwks.json",
+        balancers["users"].port()
+    );
+    let (mut router, router_port) = spawn_router(&subgraphs, &jwks).await;
     let router_url = format!("http://127.0.0.1:{router_port}/graphql");
 
     // One product with plenty of stock, through the router.

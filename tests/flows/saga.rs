@@ -74,6 +74,7 @@ async fn fifty_concurrent_orders_for_the_last_ten_units_sell_exactly_ten() {
 async fn an_unpaid_reservation_expires_and_cancels_the_order() {
     let shop = Shop::start_with(ShopOptions {
         reservation_ttl_secs: 1,
+        ..Default::default()
     })
     .await;
     let admin = shop.admin_token();

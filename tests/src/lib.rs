@@ -211,12 +211,16 @@ async fn until(rx: oneshot::Receiver<()>) {
 pub struct ShopOptions {
     /// How long products holds stock for an unpaid order.
     pub reservation_ttl_secs: u64,
+    /// How much each sign-in attempt past the free ones is slowed (the flows
+    /// sign in a lot; the security suite measures the slowing).
+    pub throttle_step_ms: u64,
 }
 
 impl Default for ShopOptions {
     fn default() -> Self {
         ShopOptions {
             reservation_ttl_secs: 900,
+            throttle_step_ms: 1,
         }
     }
 }
@@ -262,7 +266,7 @@ impl Shop {
             events_prefix: prefix.clone(),
             // The flows sign up dozens of customers from one address.
             signups_per_address: 10_000,
-            throttle_step_ms: 1,
+            throttle_step_ms: options.throttle_step_ms,
             ..Default::default()
         })
         .await
@@ -332,7 +336,9 @@ impl Shop {
             .iter()
             .map(|p| format!("http://127.0.0.1:{p}/graphql"))
             .collect();
-        let (router, router_port) = spawn_router(&subgraphs).await;
+        // The router fetches the key set directly (not through the counting proxy).
+        let jwks = format!("http://127.0.0.1:{}/.well-known/jwks.json", users.port);
+        let (router, router_port) = spawn_router(&subgraphs, &jwks).await;
         let router_url = format!("http://127.0.0.1:{router_port}");
         Shop {
             gql: GraphqlClient::local(router_port),
@@ -420,36 +426,12 @@ impl Shop {
         card: &str,
         key: &str,
     ) -> Value {
-        self.query(
-            "mutation($p: ID!, $q: Int!, $card: String!, $key: String!) {
-               placeOrder(input: {
-                 shippingAddress: {name: \"Ada\", line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"},
-                 paymentToken: $card, items: [{productId: $p, quantity: $q}]
-               }, idempotencyKey: $key) { id status total { amount } }
-             }",
-            json!({"p": product, "q": quantity, "card": card, "key": key}),
-            Some(token),
-        )
-        .await
+        place_order(&self.gql, token, product, quantity, card, key).await
     }
 
     /// Polls an order's status until it is `status` (10 s at most).
     pub async fn wait_for_status(&self, token: &str, order: &str, status: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            last = self
-                .query(
-                    "query($id: ID!) { order(id: $id) { status } }",
-                    json!({"id": order}),
-                    Some(token),
-                )
-                .await;
-            if last["data"]["order"]["status"] == status {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("order {order} never reached {status}: {last}");
+        wait_for_status(&self.gql, token, order, status).await
     }
 
     /// A product's available quantity, through the router.
@@ -519,10 +501,52 @@ pub async fn create_product_in(
         .to_string()
 }
 
+/// Places an order of one product at `gql`; returns the response.
+pub async fn place_order(
+    gql: &GraphqlClient,
+    token: &str,
+    product: &str,
+    quantity: i64,
+    card: &str,
+    key: &str,
+) -> Value {
+    gql.query(
+        "mutation($p: ID!, $q: Int!, $card: String!, $key: String!) {
+           placeOrder(input: {
+             shippingAddress: {name: \"Ada\", line1: \"1 Loop St\", city: \"London\", postalCode: \"N1\", country: \"GB\"},
+             paymentToken: $card, items: [{productId: $p, quantity: $q}]
+           }, idempotencyKey: $key) { id status total { amount } }
+         }",
+        json!({"p": product, "q": quantity, "card": card, "key": key}),
+        Some(token),
+    )
+    .await
+}
+
+/// Polls an order's status at `gql` until it is `status` (10 s at most).
+pub async fn wait_for_status(gql: &GraphqlClient, token: &str, order: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = gql
+            .query(
+                "query($id: ID!) { order(id: $id) { status } }",
+                json!({"id": order}),
+                Some(token),
+            )
+            .await;
+        if last["data"]["order"]["status"] == status {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("order {order} never reached {status}: {last}");
+}
+
 /// Starts the router on the committed supergraph and config with the
 /// subgraphs at `subgraphs` (users, products, orders, payments `/graphql`
-/// URLs); waits until it is ready. Returns the process and its port.
-pub async fn spawn_router(subgraphs: &[String]) -> (Child, u16) {
+/// URLs), verifying tokens against the users service's key set at `jwks_url`;
+/// waits until it is ready. Returns the process and its port.
+pub async fn spawn_router(subgraphs: &[String], jwks_url: &str) -> (Child, u16) {
     let router_port = free_port();
     let root = repo_root();
     let mut command = Command::new(router_binary());
@@ -535,6 +559,7 @@ pub async fn spawn_router(subgraphs: &[String]) -> (Child, u16) {
             "SUPERGRAPH_FILE_PATH",
             root.join("schema/supergraph.graphql"),
         )
+        .env("ROUTER_JWKS_URL", jwks_url)
         .env("HOST", "127.0.0.1")
         .env("PORT", router_port.to_string())
         .env("LOG_LEVEL", "warn");

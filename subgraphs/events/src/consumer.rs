@@ -207,8 +207,8 @@ pub async fn run(handler: Arc<dyn Handler>, config: ConsumerConfig, ctx: WorkerC
     while !shutdown.is_cancelled() {
         let started = async {
             let conn = amqp::connect(&config.amqp_url, &name).await?;
+            config.topology.ensure(&conn, Some(&config.service)).await?;
             let channel = conn.create_channel().await?;
-            config.topology.declare(&channel).await?;
             // Redeliveries are published on their own channel, with confirms.
             let publisher = amqp::confirm_channel(&conn).await?;
             channel

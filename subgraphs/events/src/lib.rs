@@ -14,6 +14,7 @@ pub mod consumer;
 pub mod dlq;
 pub mod envelope;
 pub mod outbox;
+pub mod permissions;
 pub mod relay;
 pub mod testing;
 pub mod topology;

@@ -68,8 +68,8 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, ctx: WorkerCo
     while !shutdown.is_cancelled() {
         let connected = async {
             let conn = amqp::connect(&config.amqp_url, &config.name).await?;
+            config.topology.ensure(&conn, None).await?;
             let channel = amqp::confirm_channel(&conn).await?;
-            config.topology.declare(&channel).await?;
             Ok::<_, lapin::Error>((conn, channel))
         }
         .await;

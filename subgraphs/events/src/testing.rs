@@ -141,6 +141,34 @@ impl TestBus {
             .expect("list the dead-letter queue")
     }
 
+    /// Gives each service its own broker user on this topology, with the
+    /// least privilege of [`crate::permissions::grants`] and a random password.
+    #[allow(clippy::expect_used)]
+    pub async fn provision_users(&self) -> BrokerUsers {
+        let management = management();
+        let grants = crate::permissions::grants(&self.topology);
+        let passwords: std::collections::HashMap<String, String> = grants
+            .iter()
+            .map(|g| {
+                let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
+                (g.service.to_string(), password)
+            })
+            .collect();
+        crate::permissions::provision(&management, &grants, |service| {
+            passwords
+                .get(service)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no password for {service}"))
+        })
+        .await
+        .expect("provision the broker users (is the management plugin on?)");
+        BrokerUsers {
+            management,
+            grants,
+            passwords,
+        }
+    }
+
     /// Removes the test's exchanges and queues.
     pub async fn delete(&self) {
         if let Ok(channel) = self.conn.create_channel().await {
@@ -186,4 +214,45 @@ pub fn close_connections(prefix: &str) -> usize {
         }
     }
     closed
+}
+
+/// The management API of the local broker, as its administrator
+/// (`RABBITMQ_MANAGEMENT_URL`, `RABBITMQ_ADMIN_USER`, `RABBITMQ_ADMIN_PASSWORD`).
+pub fn management() -> crate::permissions::Management {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    crate::permissions::Management {
+        url: env("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672"),
+        user: env("RABBITMQ_ADMIN_USER", "guest"),
+        password: env("RABBITMQ_ADMIN_PASSWORD", "guest"),
+        vhost: env("RABBITMQ_VHOST", "/"),
+    }
+}
+
+/// A test's per-service broker users (see [`TestBus::provision_users`]).
+pub struct BrokerUsers {
+    management: crate::permissions::Management,
+    grants: Vec<crate::permissions::Grant>,
+    passwords: std::collections::HashMap<String, String>,
+}
+
+impl BrokerUsers {
+    /// The broker URL for `service`'s own user.
+    #[allow(clippy::expect_used)]
+    pub fn url(&self, service: &str) -> String {
+        let grant = self
+            .grants
+            .iter()
+            .find(|g| g.service == service)
+            .expect("a service with a broker user");
+        let mut url = reqwest::Url::parse(&amqp_url()).expect("AMQP_URL is a URL");
+        url.set_username(&grant.user).expect("user");
+        url.set_password(self.passwords.get(service).map(String::as_str))
+            .expect("password");
+        url.to_string()
+    }
+
+    /// Deletes the users.
+    pub async fn remove(self) {
+        let _ = crate::permissions::remove(&self.management, &self.grants).await;
+    }
 }

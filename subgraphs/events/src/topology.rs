@@ -12,16 +12,22 @@
 //! publish to the default exchange, so broker permissions can confine each to
 //! its own routing keys.
 //!
-//! Every service declares the whole topology at start-up (and so does the run
-//! command), whichever consumers it runs: events published while a consumer is
-//! down wait in its queue. Declarations are idempotent.
+//! Where its broker user may, a service declares the whole topology at
+//! start-up (and so does the run command), whichever consumers it runs: events
+//! published while a consumer is down wait in its queue. Declarations are
+//! idempotent. In a deployment with a broker user per service (least
+//! privilege: no `configure` permission, writes only to the two exchanges and
+//! only its own routing keys, reads only its own queue; see
+//! `events-dlq provision`), the operator declares the topology and each
+//! service only checks that what it uses exists ([`Topology::ensure`]).
 
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
     QueueDeleteOptions,
 };
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ErrorKind, ExchangeKind};
 
 /// How many times a message may be delivered before the broker dead-letters it
 /// (a consumer that crashes mid-message, again and again).
@@ -275,6 +281,47 @@ impl Topology {
         Ok(())
     }
 
+    /// Declares the topology if the connection's user may; a user without the
+    /// `configure` permission (a service's own, least-privilege user) is
+    /// refused, and then this checks that the exchanges it publishes to and,
+    /// for a consumer, its own queue exist (passive declarations need no
+    /// permission). Fails if they do not: the operator declares them.
+    pub async fn ensure(&self, conn: &Connection, consumer_of: Option<&str>) -> lapin::Result<()> {
+        let channel = conn.create_channel().await?;
+        match self.declare(&channel).await {
+            Ok(()) => return channel.close(200, "declared".into()).await,
+            Err(e) if is_access_refused(&e) => {
+                tracing::debug!("no permission to declare the topology; checking it exists");
+            }
+            Err(e) => return Err(e),
+        }
+        let channel = conn.create_channel().await?;
+        let passive = ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        for exchange in [self.exchange(), self.retry_exchange()] {
+            channel
+                .exchange_declare(
+                    exchange.into(),
+                    ExchangeKind::Topic,
+                    passive,
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        if let Some(service) = consumer_of {
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            channel
+                .queue_declare(self.queue(service).into(), passive, FieldTable::default())
+                .await?;
+        }
+        channel.close(200, "checked".into()).await
+    }
+
     /// Deletes everything [`Topology::declare`] made (tests clean up with it).
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         for (service, _) in SUBSCRIPTIONS {
@@ -315,6 +362,13 @@ fn quorum_args() -> FieldTable {
         AMQPValue::LongString("quorum".into()),
     );
     args
+}
+
+/// Whether the broker refused an operation for want of permission
+/// (`ACCESS_REFUSED`, which closes the channel).
+pub fn is_access_refused(e: &lapin::Error) -> bool {
+    matches!(e.kind(), ErrorKind::ProtocolError(p)
+        if *p.kind() == AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED))
 }
 
 #[cfg(test)]

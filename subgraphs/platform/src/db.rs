@@ -10,9 +10,19 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 /// Creates the database named in `url` if it does not exist yet.
 ///
-/// Safe to race: several replicas starting at once all succeed.
+/// A service that owns its database (least privilege: a role that may not
+/// create databases, see `deploy/postgres/provision.sh`) only connects to it;
+/// the database is created only when it is missing, which the run command's
+/// and the tests' superuser may do. Safe to race: several replicas starting at
+/// once all succeed.
 pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(url)?;
+    match options.connect().await {
+        Ok(conn) => return Ok(conn.close().await?),
+        // 3D000 invalid_catalog_name: the database does not exist yet.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => return Err(e.into()),
+    }
     let name = options
         .get_database()
         .ok_or_else(|| anyhow::anyhow!("the database URL names no database"))?
@@ -24,23 +34,16 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
         anyhow::bail!("database name {name:?} must be letters, digits, '_' or '-'");
     }
     let mut admin = options.clone().database("postgres").connect().await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
-    if !exists {
-        // The name is checked above; identifiers cannot be bound parameters.
-        let created = sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
-            .execute(&mut admin)
-            .await;
-        match created {
-            Ok(_) => tracing::info!(database = %name, "created database"),
-            // 42P04 duplicate_database / 23505: another replica won the race.
-            Err(sqlx::Error::Database(e))
-                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
-            Err(e) => return Err(e.into()),
-        }
+    // The name is checked above; identifiers cannot be bound parameters.
+    let created = sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+        .execute(&mut admin)
+        .await;
+    match created {
+        Ok(_) => tracing::info!(database = %name, "created database"),
+        // 42P04 duplicate_database / 23505: another replica won the race.
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+        Err(e) => return Err(e.into()),
     }
     admin.close().await?;
     Ok(())

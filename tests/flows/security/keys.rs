@@ -94,4 +94,42 @@ async fn a_rotated_key_invalidates_no_valid_token_and_an_unknown_key_opens_nothi
         Some("UNAUTHENTICATED"),
         "{res}"
     );
+
+    // The router verifies against the same key set: both keys pass, a
+    // stranger's is refused at the edge.
+    let unused = format!("http://127.0.0.1:{}/graphql", e2e::processes::free_port());
+    let subgraphs = [
+        format!("http://127.0.0.1:{users_port}/graphql"),
+        gql.url.clone(),
+        unused.clone(),
+        unused,
+    ];
+    let jwks = format!("http://127.0.0.1:{users_port}/.well-known/jwks.json");
+    let (_router, router_port) = e2e::spawn_router(&subgraphs, &jwks).await;
+    let router = GraphqlClient::local(router_port);
+    for (keys, slug) in [(&old, "router-old"), (&new, "router-new")] {
+        let res = router
+            .query(
+                "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
+                json!({"i": {"name": slug, "slug": slug}}),
+                Some(&admin_token(keys)),
+            )
+            .await;
+        assert!(
+            res["data"]["createCategory"]["id"].is_string(),
+            "{slug}: {res}"
+        );
+    }
+    let res = router
+        .query(
+            "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { id } }",
+            json!({"i": {"name": "never", "slug": "router-never"}}),
+            Some(&admin_token(&stranger)),
+        )
+        .await;
+    assert_eq!(
+        platform::testing::first_error_code(&res).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "a stranger's key at the router: {res}"
+    );
 }

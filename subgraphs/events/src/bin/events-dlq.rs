@@ -4,6 +4,8 @@
 //! events-dlq list <service> [limit]      show up to `limit` (default 20) messages
 //! events-dlq replay <service> [event-id] republish all (or one) to the events exchange
 //! events-dlq declare                      declare the exchanges and queues (idempotent)
+//! events-dlq provision                    create or update each service's own broker
+//!                                         user with least privilege (see below)
 //! events-dlq outbox list <database-url>   show the parked events of a service's outbox
 //! events-dlq outbox retry <database-url> [event-id]
 //!                                         put parked events (all, or one) back in line
@@ -13,7 +15,13 @@
 //! ```
 //! The broker is `AMQP_URL` (default: the local RabbitMQ); `EVENTS_PREFIX` selects a
 //! prefixed topology (tests).
+//!
+//! `provision` talks to the management API at `RABBITMQ_MANAGEMENT_URL` (default
+//! `http://127.0.0.1:15672`) as `RABBITMQ_ADMIN_USER` / `RABBITMQ_ADMIN_PASSWORD`
+//! (default guest/guest), on the virtual host `RABBITMQ_VHOST` (default `/`); each
+//! service's password comes from `EVENTS_<SERVICE>_PASSWORD`.
 
+use events::permissions::{self, Management};
 use events::{dlq, Topology};
 
 #[tokio::main(flavor = "current_thread")]
@@ -21,8 +29,29 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = std::env::var("AMQP_URL").unwrap_or_else(|_| platform::config::default_amqp_url());
     let topology = Topology::with_prefix(std::env::var("EVENTS_PREFIX").unwrap_or_default());
-    let usage = "usage: events-dlq list <service> [limit] | replay <service> [event-id] | declare | delete-prefixed <prefix> | outbox list|retry <database-url> [event-id]";
+    let usage = "usage: events-dlq list <service> [limit] | replay <service> [event-id] | declare | provision | delete-prefixed <prefix> | outbox list|retry <database-url> [event-id]";
     match args.first().map(String::as_str) {
+        Some("provision") => {
+            let env = |name: &str, default: &str| {
+                std::env::var(name).unwrap_or_else(|_| default.to_string())
+            };
+            let management = Management {
+                url: env("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672"),
+                user: env("RABBITMQ_ADMIN_USER", "guest"),
+                password: env("RABBITMQ_ADMIN_PASSWORD", "guest"),
+                vhost: env("RABBITMQ_VHOST", "/"),
+            };
+            let grants = permissions::grants(&topology);
+            permissions::provision(&management, &grants, |service| {
+                let var = format!("EVENTS_{}_PASSWORD", service.to_uppercase());
+                std::env::var(&var).map_err(|_| anyhow::anyhow!("{var} is not set"))
+            })
+            .await?;
+            for grant in &grants {
+                println!("provisioned broker user {}", grant.user);
+            }
+            return Ok(());
+        }
         Some("outbox") => return outbox(&args[1..], usage).await,
         Some("declare") => {
             let conn = events::amqp::connect(&url, "events-declare").await?;
