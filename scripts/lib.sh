@@ -69,6 +69,21 @@ compose_supergraph() {
   node "$dir/compose.mjs" "$@"
 }
 
+# The storefront (storefront/): npm ci when its lock file changed, then the
+# production build: GraphQL Code Generator types the operations against the
+# composed supergraph (a schema change that breaks one fails here) and writes
+# the trusted-document manifest, then Vite writes dist/.
+build_storefront() {
+  local dir="$ROOT/storefront"
+  command -v node >/dev/null || die "Node.js is needed to build the storefront"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null) || die "npm ci failed in storefront"
+    touch "$dir/node_modules"
+  fi
+  (cd "$dir" && VITE_TRUSTED_DOCUMENTS=true npm run --silent build >/dev/null) ||
+    die "the storefront did not build (cd storefront && npm run build)"
+}
+
 # Python tools of the tests, in a virtualenv kept with the build cache.
 SHOP_VENV="${SHOP_VENV:-$HOME/.cache/shop/venv}"
 

@@ -15,5 +15,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
 fi
 
 export VITE_TRUSTED_DOCUMENTS="${VITE_TRUSTED_DOCUMENTS:-true}"
-npm run build
+# scripts/test builds once, before the tests that read the manifest run in parallel.
+if [ "${SHOP_STOREFRONT_PREBUILT:-}" != "1" ]; then
+  npm run build
+fi
 exec node e2e/run.mjs

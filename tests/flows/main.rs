@@ -12,3 +12,4 @@ mod lifecycle;
 mod replicas;
 mod saga;
 mod security;
+mod storefront;

@@ -214,13 +214,22 @@ pub struct ShopOptions {
     /// How much each sign-in attempt past the free ones is slowed (the flows
     /// sign in a lot; the security suite measures the slowing).
     pub throttle_step_ms: u64,
+    /// An administrator who signs in with a password ([`ADMIN_EMAIL`],
+    /// [`ADMIN_PASSWORD`]), as the browser tests do; the flows sign tokens.
+    pub admin_account: bool,
 }
+
+/// The e-mail of the administrator of [`ShopOptions::admin_account`].
+pub const ADMIN_EMAIL: &str = "admin@shop.test";
+/// Its password (a test fixture; never a deployed secret).
+pub const ADMIN_PASSWORD: &str = "correct horse admin 1";
 
 impl Default for ShopOptions {
     fn default() -> Self {
         ShopOptions {
             reservation_ttl_secs: 900,
             throttle_step_ms: 1,
+            admin_account: false,
         }
     }
 }
@@ -267,6 +276,8 @@ impl Shop {
             // The flows sign up dozens of customers from one address.
             signups_per_address: 10_000,
             throttle_step_ms: options.throttle_step_ms,
+            bootstrap_admin_email: options.admin_account.then(|| ADMIN_EMAIL.to_string()),
+            bootstrap_admin_password: options.admin_account.then(|| ADMIN_PASSWORD.to_string()),
             ..Default::default()
         })
         .await
@@ -547,6 +558,16 @@ pub async fn wait_for_status(gql: &GraphqlClient, token: &str, order: &str, stat
 /// URLs), verifying tokens against the users service's key set at `jwks_url`;
 /// waits until it is ready. Returns the process and its port.
 pub async fn spawn_router(subgraphs: &[String], jwks_url: &str) -> (Child, u16) {
+    spawn_router_with(subgraphs, jwks_url, &[]).await
+}
+
+/// Like [`spawn_router`], with more environment variables (the profile, the
+/// trusted-document manifest).
+pub async fn spawn_router_with(
+    subgraphs: &[String],
+    jwks_url: &str,
+    env: &[(&str, String)],
+) -> (Child, u16) {
     let router_port = free_port();
     let root = repo_root();
     let mut command = Command::new(router_binary());
@@ -562,7 +583,8 @@ pub async fn spawn_router(subgraphs: &[String], jwks_url: &str) -> (Child, u16) 
         .env("ROUTER_JWKS_URL", jwks_url)
         .env("HOST", "127.0.0.1")
         .env("PORT", router_port.to_string())
-        .env("LOG_LEVEL", "warn");
+        .env("LOG_LEVEL", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     for (name, url) in ["USERS", "PRODUCTS", "ORDERS", "PAYMENTS"]
         .iter()
         .zip(subgraphs)

@@ -12,14 +12,15 @@
 //! publish to the default exchange, so broker permissions can confine each to
 //! its own routing keys.
 //!
-//! Where its broker user may, a service declares the whole topology at
-//! start-up (and so does the run command), whichever consumers it runs: events
-//! published while a consumer is down wait in its queue. Declarations are
-//! idempotent. In a deployment with a broker user per service (least
+//! The run command declares the whole topology, and so does a service that
+//! finds it missing at start-up (whichever consumers it runs: events published
+//! while a consumer is down wait in its queue). Declarations are idempotent. In a deployment with a broker user per service (least
 //! privilege: no `configure` permission, writes only to the two exchanges and
 //! only its own routing keys, reads only its own queue; see
 //! `events-dlq provision`), the operator declares the topology and each
-//! service only checks that what it uses exists ([`Topology::ensure`]).
+//! service only checks that what it uses exists ([`Topology::ensure`]): a
+//! service declares only what is missing, so after an upgrade that changes the
+//! topology the operator runs `events-dlq declare` first.
 
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
@@ -281,21 +282,30 @@ impl Topology {
         Ok(())
     }
 
-    /// Declares the topology if the connection's user may; a user without the
-    /// `configure` permission (a service's own, least-privilege user) is
-    /// refused, and then this checks that the exchanges it publishes to and,
-    /// for a consumer, its own queue exist (passive declarations need no
-    /// permission). Fails if they do not: the operator declares them.
+    /// Makes sure what a service uses exists: the exchanges it publishes to
+    /// and, for a consumer, its own queue. When they do (the operator, or an
+    /// earlier start, declared them) nothing is declared, so a service whose
+    /// own, least-privilege user may not configure the broker starts cleanly;
+    /// when they do not, the whole topology is declared, which needs the
+    /// `configure` permission (development and tests run with it).
     pub async fn ensure(&self, conn: &Connection, consumer_of: Option<&str>) -> lapin::Result<()> {
         let channel = conn.create_channel().await?;
-        match self.declare(&channel).await {
-            Ok(()) => return channel.close(200, "declared".into()).await,
-            Err(e) if is_access_refused(&e) => {
-                tracing::debug!("no permission to declare the topology; checking it exists");
+        match self.check(&channel, consumer_of).await {
+            Ok(()) => return channel.close(200, "checked".into()).await,
+            Err(e) if is_not_found(&e) => {
+                tracing::info!("declaring the broker topology");
             }
             Err(e) => return Err(e),
         }
+        // A failed passive declaration closed that channel.
         let channel = conn.create_channel().await?;
+        self.declare(&channel).await?;
+        channel.close(200, "declared".into()).await
+    }
+
+    /// Passive declarations (no permission needed) of the exchanges and of
+    /// `consumer_of`'s queue; `NOT_FOUND` if one is missing.
+    async fn check(&self, channel: &Channel, consumer_of: Option<&str>) -> lapin::Result<()> {
         let passive = ExchangeDeclareOptions {
             passive: true,
             ..Default::default()
@@ -319,7 +329,7 @@ impl Topology {
                 .queue_declare(self.queue(service).into(), passive, FieldTable::default())
                 .await?;
         }
-        channel.close(200, "checked".into()).await
+        Ok(())
     }
 
     /// Deletes everything [`Topology::declare`] made (tests clean up with it).
@@ -367,8 +377,16 @@ fn quorum_args() -> FieldTable {
 /// Whether the broker refused an operation for want of permission
 /// (`ACCESS_REFUSED`, which closes the channel).
 pub fn is_access_refused(e: &lapin::Error) -> bool {
-    matches!(e.kind(), ErrorKind::ProtocolError(p)
-        if *p.kind() == AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED))
+    is_soft(e, AMQPSoftError::ACCESSREFUSED)
+}
+
+/// Whether a passive declaration found nothing (`NOT_FOUND`).
+fn is_not_found(e: &lapin::Error) -> bool {
+    is_soft(e, AMQPSoftError::NOTFOUND)
+}
+
+fn is_soft(e: &lapin::Error, kind: AMQPSoftError) -> bool {
+    matches!(e.kind(), ErrorKind::ProtocolError(p) if *p.kind() == AMQPErrorKind::Soft(kind))
 }
 
 #[cfg(test)]

@@ -16,3 +16,4 @@ mod cost;
 mod keys;
 mod least_privilege;
 mod sign_in;
+mod trusted_documents;
