@@ -109,6 +109,9 @@ async function main() {
       page.setDefaultNavigationTimeout(20_000);
       const problems = [];
       page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`);
+      });
       page.on('request', (request) => {
         if (new URL(request.url()).pathname !== '/graphql' || request.method() !== 'POST') return;
         const body = request.postDataJSON();

@@ -49,14 +49,21 @@ pub fn router_reads(config: &str, key: &str) -> bool {
         || config.contains(&format!("env(\"{key}\""))
 }
 
-/// An env file with made-up secrets, as `scripts/compose-env` writes one.
+/// An env file of made-up secrets, written by `scripts/compose-env` itself.
 pub fn compose_env_file() -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("shop-compose-{}.env", std::process::id()));
-    std::fs::write(
-        &path,
-        "SHOP_POSTGRES_PASSWORD=pg-test-secret\nSHOP_RABBITMQ_PASSWORD=mq-test-secret\nSHOP_ADMIN_PASSWORD=admin-test-secret\n",
-    )
-    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let status = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/compose-env"))
+        .arg(&path)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "scripts/compose-env: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     path
 }
 
@@ -260,6 +267,14 @@ async fn every_kong_route_is_served_and_every_public_operation_is_routed() {
             !route.strip_path,
             "routes keep their paths: the services serve the full /api/v1 paths"
         );
+        if route.host == "storefront" {
+            // nginx serves the storefront's build at / (storefront/nginx.conf).
+            assert_eq!(route.paths, ["/"], "the storefront is Kong's root");
+            let nginx = std::fs::read_to_string(repo_root().join("storefront/nginx.conf")).unwrap();
+            assert!(nginx.contains(&format!("listen {};", route.port)));
+            assert!(nginx.contains("try_files $uri /index.html"));
+            continue;
+        }
         let port = ports[route.host.as_str()];
         for path in &route.paths {
             if route.host == "router" {
@@ -442,6 +457,25 @@ fn compose_is_safe_as_shipped() {
     }
     let router = &compose["services"]["router"]["environment"];
     assert_eq!(router["ROUTER_INTROSPECTION"].as_str(), Some("false"));
+    assert_eq!(router["SHOP_ENV"].as_str(), Some("production"));
+    assert_eq!(router["ROUTER_TRUSTED_DOCUMENTS"].as_str(), Some("true"));
+    // Least privilege: each service is its own database role and broker user.
+    for service in ["users", "products", "orders", "payments"] {
+        let env = &compose["services"][service]["environment"];
+        let prefix = service.to_uppercase();
+        let amqp = env[format!("{prefix}_AMQP_URL").as_str()].as_str().unwrap();
+        assert!(
+            amqp.starts_with(&format!("amqp://{service}:")),
+            "{service} connects to RabbitMQ as {amqp}"
+        );
+        let db = env[format!("{prefix}_DATABASE_URL").as_str()]
+            .as_str()
+            .unwrap();
+        assert!(
+            db.starts_with("mongodb://") || db.starts_with(&format!("postgres://{service}:")),
+            "{service} connects to its database as {db}"
+        );
+    }
     assert_eq!(
         compose["services"]["products"]["environment"]["PRODUCTS_SEED_DEMO"].as_str(),
         Some("false")

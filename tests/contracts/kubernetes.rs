@@ -417,13 +417,12 @@ fn every_kong_upstream_and_internal_url_is_a_service_on_its_port() {
         let orders = environment(docs, deployment(docs, "orders"));
         let (host, port) = url_host_port(&literal(&orders, "ORDERS_PRODUCTS_URL"));
         assert_service(docs, &format!("{name}: orders -> products"), &host, port);
-        // Kong mounts kong/kong.yml itself, with the script that puts the key in.
+        // Kong reads kong/kong.yml itself.
         let kong_config = of_kind(docs, "ConfigMap")
             .find(|c| s(&c["metadata"]["name"]).starts_with("kong-config"))
             .unwrap();
         let committed = std::fs::read_to_string(repo_root().join("kong/kong.yml")).unwrap();
         assert_eq!(s(&kong_config["data"]["kong.yml"]), committed);
-        assert!(kong_config["data"]["render-config.sh"].is_string());
     }
 }
 
@@ -508,10 +507,43 @@ fn databases_and_broker_come_from_the_operators_secrets() {
                         && s(&p["spec"]["vhost"]) == vhost
                 })
                 .unwrap_or_else(|| panic!("{name}: {user_name} has no rights on {vhost}"));
-            for right in ["configure", "write", "read"] {
-                assert!(
-                    !s(&permission["spec"]["permissions"][right]).is_empty(),
-                    "{name}: {user_name} {right}"
+            // Least privilege, exactly as the code derives it from the topology
+            // (events::permissions, which `events-dlq provision` applies elsewhere).
+            let grant = events::permissions::grants(&events::Topology::new())
+                .into_iter()
+                .find(|g| g.service == service)
+                .unwrap_or_else(|| panic!("{service} has a broker grant"));
+            let rights = &permission["spec"]["permissions"];
+            assert_eq!(
+                (
+                    s(&rights["configure"]),
+                    s(&rights["write"]),
+                    s(&rights["read"])
+                ),
+                (
+                    grant.configure.as_str(),
+                    grant.write.as_str(),
+                    grant.read.as_str()
+                ),
+                "{name}: {user_name}'s permissions"
+            );
+            for (exchange, write) in &grant.topics {
+                let topic = of_kind(docs, "TopicPermission")
+                    .find(|p| {
+                        s(&p["spec"]["userReference"]["name"]) == user_name
+                            && s(&p["spec"]["vhost"]) == vhost
+                            && s(&p["spec"]["permissions"]["exchange"]) == exchange
+                    })
+                    .unwrap_or_else(|| {
+                        panic!("{name}: {user_name} has no topic rights on {exchange}")
+                    });
+                assert_eq!(
+                    (
+                        s(&topic["spec"]["permissions"]["write"]),
+                        s(&topic["spec"]["permissions"]["read"])
+                    ),
+                    (write.as_str(), "^$"),
+                    "{name}: {user_name}'s routing keys on {exchange}"
                 );
             }
         }
@@ -598,7 +630,8 @@ fn the_jwt_private_key_is_mounted_only_into_users() {
                 workload == "users",
                 "{name}: the private key must be in users, and only there ({workload})"
             );
-            let verifies = ["users", "products", "orders", "payments", "kong"].contains(&workload);
+            // Kong verifies no token (the router and the services do, by JWKS).
+            let verifies = ["users", "products", "orders", "payments"].contains(&workload);
             assert_eq!(
                 pod.contains("shop-jwt-public-key"),
                 verifies,
@@ -628,6 +661,7 @@ fn every_workload_has_probes_resources_security_an_hpa_and_a_pdb() {
         ("payments", "/health/live", "/health/ready", 10001),
         ("router", "/health", "/readiness", 10001),
         ("kong", "/status", "/status/ready", 1000),
+        ("storefront", "/healthz", "/healthz", 101),
     ];
     for (name, docs) in both() {
         assert_eq!(
@@ -879,7 +913,14 @@ fn network_policies_deny_by_default_and_admit_only_the_designed_callers() {
             assert!(a.selected && !a.anyone, "{name}: {rabbit_name} {a:?}");
             assert_eq!(
                 a.pods,
-                set(&["users", "products", "orders", "payments", rabbit_name]),
+                set(&[
+                    "users",
+                    "products",
+                    "orders",
+                    "payments",
+                    "broker-topology",
+                    rabbit_name
+                ]),
                 "{name}: who may reach RabbitMQ"
             );
             assert_eq!(

@@ -1,7 +1,9 @@
 // The storefront as production serves it: the static build at `/`, client routes
 // falling back to index.html, and `/graphql` on the same origin proxied to the
-// router (what Kong does in front of the real deployment).
-import { createReadStream } from 'node:fs';
+// router (what Kong does in front of the real deployment), with the security
+// headers of nginx.conf, the storefront's production server, so the browser
+// tests run the app under its real Content-Security-Policy.
+import { createReadStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -16,6 +18,17 @@ const TYPES = {
   '.ico': 'image/x-icon',
   '.map': 'application/json',
 };
+
+/** The headers nginx.conf adds to pages (its `location /` block). */
+function pageHeaders() {
+  const conf = readFileSync(new URL('../../nginx.conf', import.meta.url), 'utf8');
+  const block = conf.slice(conf.indexOf('location / {'));
+  const headers = {};
+  for (const [, name, quoted, bare] of block.matchAll(/add_header\s+([\w-]+)\s+(?:"([^"]*)"|([^\s;]+))[^;]*;/g)) {
+    if (name.toLowerCase() !== 'cache-control') headers[name.toLowerCase()] = quoted ?? bare;
+  }
+  return headers;
+}
 
 async function fileIn(root, urlPath) {
   const resolved = path.resolve(root, `.${decodeURIComponent(urlPath)}`);
@@ -46,6 +59,8 @@ function proxy(req, res, routerUrl) {
 export async function serveStorefront({ distDir, routerUrl }) {
   const root = path.resolve(distDir);
   const index = path.join(root, 'index.html');
+  const security = pageHeaders();
+  if (!security['content-security-policy']) throw new Error('nginx.conf sets no Content-Security-Policy');
   const server = http.createServer(async (req, res) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     if (pathname === '/graphql') return proxy(req, res, routerUrl);
@@ -56,7 +71,7 @@ export async function serveStorefront({ distDir, routerUrl }) {
     const file = (await fileIn(root, pathname)) ?? index;
     const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
     const cache = file === index ? 'no-cache' : 'public, max-age=31536000, immutable';
-    res.writeHead(200, { 'content-type': type, 'cache-control': cache });
+    res.writeHead(200, { ...security, 'content-type': type, 'cache-control': cache });
     createReadStream(file).pipe(res);
   });
   await new Promise((resolve, reject) => {
