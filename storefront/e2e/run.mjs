@@ -108,11 +108,14 @@ async function main() {
       page.setDefaultTimeout(15_000);
       page.setDefaultNavigationTimeout(20_000);
       const problems = [];
+      // What the page asked for live (subscriptions over Server-Sent Events).
+      const traffic = { eventStreams: 0 };
       page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));
       page.on('console', (message) => {
         if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`);
       });
       page.on('request', (request) => {
+        if ((request.headers().accept ?? '').includes('text/event-stream')) traffic.eventStreams += 1;
         if (new URL(request.url()).pathname !== '/graphql' || request.method() !== 'POST') return;
         const body = request.postDataJSON();
         if (config.trusted && (!body?.documentId || 'query' in body)) {
@@ -127,7 +130,7 @@ async function main() {
         if (violations.length) throw new AssertionError(`axe-core on ${kind}: ${violations.join(' | ')}`);
       };
       try {
-        await withTimeout(scenario.run({ page, context, admin, audit, fixtures }), SCENARIO_TIMEOUT_MS, scenario.name);
+        await withTimeout(scenario.run({ page, context, admin, audit, fixtures, traffic }), SCENARIO_TIMEOUT_MS, scenario.name);
         if (problems.length) throw new AssertionError(problems.join('; '));
         line('PASS', scenario.name);
         passed += 1;

@@ -62,7 +62,7 @@ async function waitForTitles(page, expected, what) {
 const browseAndBuy = {
   name: 'a shopper browses, searches, filters, sorts, loads more, signs up, pays with tok_visa and sees PAID live',
   slug: 'browse-and-buy',
-  async run({ page, audit, admin, fixtures }) {
+  async run({ page, audit, admin, fixtures, traffic }) {
     const { token, category, products, all } = fixtures;
     await page.goto('/');
     await page.getByRole('heading', { level: 1, name: 'Catalogue' }).waitFor();
@@ -122,6 +122,7 @@ const browseAndBuy = {
     const orderId = await arriveOnOrderPage(page);
     await waitForStatus(page, page.locator('.order-status'), 'PAID');
     await page.getByText('Payment received').waitFor();
+    assert(traffic.eventStreams > 0, 'the order page did not subscribe to its status (orderStatusChanged over SSE)');
     await audit('order');
     assert(orderId, 'no order id in the URL');
     await admin.waitForAvailable(products.paid.id, 3);

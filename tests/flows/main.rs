@@ -9,6 +9,7 @@ mod fan_out;
 mod faults;
 mod hostile_input;
 mod lifecycle;
+mod live;
 mod replicas;
 mod saga;
 mod security;

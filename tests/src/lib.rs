@@ -9,6 +9,7 @@
 // A test kit: a failure to set up is a failed test, so it may panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod live;
 pub mod processes;
 
 use processes::free_port;
@@ -132,8 +134,9 @@ async fn forward(State(proxy): State<Proxy>, headers: HeaderMap, body: Bytes) ->
             let status =
                 StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let content_type = res.headers().get("content-type").cloned();
-            let bytes = res.bytes().await.unwrap_or_default();
-            let mut response = (status, bytes).into_response();
+            // Streamed, not buffered: a subscription's events pass as they come.
+            let body = axum::body::Body::from_stream(res.bytes_stream());
+            let mut response = (status, body).into_response();
             if let Some(ct) =
                 content_type.and_then(|c| c.to_str().ok().and_then(|s| s.parse().ok()))
             {
@@ -250,6 +253,8 @@ pub struct Shop {
     pub payments: RunningService,
     /// The private exchange and queues.
     pub bus: TestBus,
+    /// Each service's database URL (a second replica can share one).
+    pub databases: HashMap<&'static str, String>,
     router: Child,
 }
 
@@ -264,11 +269,15 @@ impl Shop {
         let keys = test_keys();
         let bus = TestBus::new().await;
         let prefix = bus.prefix();
+        let databases: HashMap<&'static str, String> = ["users", "products", "orders", "payments"]
+            .into_iter()
+            .map(|s| (s, fresh_database_url(&format!("e2e_{s}"))))
+            .collect();
 
         let users = users::startup::Service::build(users::config::Config {
             host: "127.0.0.1".into(),
             port: 0,
-            database_url: fresh_database_url("e2e_users"),
+            database_url: databases["users"].clone(),
             jwt_private_key_pem: Some(keys.private_pem.clone()),
             jwt_public_key_pem: Some(keys.public_pem.clone()),
             db_max_connections: 5,
@@ -285,7 +294,7 @@ impl Shop {
         let products = products::startup::Service::build(products::config::Config {
             host: "127.0.0.1".into(),
             port: 0,
-            database_url: fresh_database_url("e2e_products"),
+            database_url: databases["products"].clone(),
             jwt_public_key_pem: Some(keys.public_pem.clone()),
             db_max_connections: 10,
             events_prefix: prefix.clone(),
@@ -299,7 +308,7 @@ impl Shop {
         let orders = orders::startup::Service::build(orders::config::Config {
             host: "127.0.0.1".into(),
             port: 0,
-            database_url: fresh_database_url("e2e_orders"),
+            database_url: databases["orders"].clone(),
             jwt_public_key_pem: Some(keys.public_pem.clone()),
             db_max_connections: 10,
             products_url: format!("http://127.0.0.1:{products_port}"),
@@ -314,7 +323,7 @@ impl Shop {
         let payments = payments::startup::Service::build(payments::config::Config {
             host: "127.0.0.1".into(),
             port: 0,
-            database_url: fresh_database_url("e2e_payments"),
+            database_url: databases["payments"].clone(),
             jwt_public_key_pem: Some(keys.public_pem.clone()),
             db_max_connections: 5,
             provider_timeout_ms: 500,
@@ -359,6 +368,7 @@ impl Shop {
             orders,
             payments,
             bus,
+            databases,
             router,
         }
     }

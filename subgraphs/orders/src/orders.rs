@@ -25,6 +25,7 @@ use crate::domain::{
     decide, parse_id, CartLine, CartQuantity, Decision, Effect, IdempotencyKey, Order, OrderItem,
     OrderLineRequest, OrderStatus, PaymentToken, ShippingAddress, Trigger,
 };
+use crate::live::StatusFeed;
 use crate::store::{self, NewOrder, OrderStore};
 
 /// The service name in event envelopes and the inbox.
@@ -62,6 +63,7 @@ pub struct Orders {
     store: OrderStore,
     catalog: Arc<dyn Catalog>,
     max_open_orders: u32,
+    feed: StatusFeed,
 }
 
 impl Orders {
@@ -71,7 +73,42 @@ impl Orders {
             store,
             catalog,
             max_open_orders: DEFAULT_MAX_OPEN_ORDERS,
+            feed: StatusFeed::default(),
         }
+    }
+
+    /// The status changes this replica hears (its listener runs as a worker).
+    pub fn feed(&self) -> &StatusFeed {
+        &self.feed
+    }
+
+    /// An order's status as it is, then each change, until a final status: the
+    /// viewer's own order, or any for an administrator, within the viewer's
+    /// bound of live subscriptions.
+    pub async fn watch_order(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<impl futures::Stream<Item = Order> + Send + 'static> {
+        let order = self.order_for(viewer, id).await?;
+        let slot = self
+            .feed
+            .admit(viewer.user_id)
+            .map_err(|e| Error::TooManyRequests(e.to_string()))?;
+        Ok(self.feed.watch(self.store.clone(), order, slot))
+    }
+
+    /// Each status change of the viewer's orders from now on (of every order,
+    /// for an administrator).
+    pub fn watch_orders(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<impl futures::Stream<Item = Order> + Send + 'static> {
+        let slot = self
+            .feed
+            .admit(viewer.user_id)
+            .map_err(|e| Error::TooManyRequests(e.to_string()))?;
+        Ok(self.feed.watch_all(self.store.clone(), *viewer, slot))
     }
 
     /// The same use cases allowing `max` open unpaid orders per customer.

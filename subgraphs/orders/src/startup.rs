@@ -65,6 +65,11 @@ impl Service {
         );
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = Workers::new();
+        // Live order status: this replica hears every replica's changes.
+        let (feed, listen_pool) = (orders.feed().clone(), pool.clone());
+        workers.spawn("order-status-listener", move |ctx| {
+            feed.clone().listen(listen_pool.clone(), ctx)
+        });
         if config.event_workers {
             let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "orders");
             events.spawn_relay(&mut workers, Arc::new(PgOutbox::new(pool)));

@@ -67,7 +67,7 @@ async fn graphql<E: Executor>(
     State(state): State<GraphqlState<E>>,
     headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
+) -> axum::response::Response {
     let request = request.into_inner();
     if let Err(rejected) = check_graphql_text(&request) {
         let error = async_graphql::ServerError::new(rejected.message(), None);
@@ -76,10 +76,52 @@ async fn graphql<E: Executor>(
         extensions.set("code", "BAD_USER_INPUT");
         extensions.set("field", rejected.field.clone());
         error.extensions = Some(extensions);
-        return async_graphql::Response::from_errors(vec![error]).into();
+        return GraphQLResponse::from(async_graphql::Response::from_errors(vec![error]))
+            .into_response();
     }
     let auth = Auth::from_headers_fresh(&headers, &state.verifier).await;
-    state.executor.execute(request.data(auth)).await.into()
+    let request = request.data(auth);
+    if accepts_event_stream(&headers) {
+        return event_stream(state.executor.execute_stream(request, None)).into_response();
+    }
+    GraphQLResponse::from(state.executor.execute(request).await).into_response()
+}
+
+/// Whether the caller asked for Server-Sent Events (the router does for a
+/// subscription, offering `multipart/mixed` first and `text/event-stream`).
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// A subscription (or any operation) as Server-Sent Events in the GraphQL over
+/// SSE "distinct connections" format: one `next` event per response, then
+/// `complete`. Comments keep idle connections open through proxies.
+fn event_stream(
+    responses: impl futures::Stream<Item = async_graphql::Response> + Send + 'static,
+) -> impl IntoResponse {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt;
+    let events = responses
+        .map(|response| {
+            let event = Event::default().event("next");
+            Ok::<_, std::convert::Infallible>(match event.json_data(&response) {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::error!(error = %e, "a response could not be serialized");
+                    Event::default()
+                        .event("next")
+                        .data(r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#)
+                }
+            })
+        })
+        .chain(futures::stream::once(async {
+            Ok(Event::default().event("complete").data(""))
+        }));
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// Every text value of a GraphQL request (variables, and string literals in

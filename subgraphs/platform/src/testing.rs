@@ -287,3 +287,99 @@ pub fn with_port(url: &str, port: u16) -> String {
         Err(_) => url.to_string(),
     }
 }
+
+/// A GraphQL subscription over Server-Sent Events (POST with
+/// `Accept: text/event-stream`, the "distinct connections" mode), read as a
+/// frontend would.
+pub struct SseSubscription {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
+    buffer: String,
+    /// Whether the server sent `complete`.
+    pub completed: bool,
+}
+
+impl SseSubscription {
+    /// Subscribes at `url` (a `/graphql` endpoint). A refusal before the stream
+    /// (an error response) comes back as the stream's only response.
+    #[allow(clippy::expect_used)] // test fixture
+    pub async fn start(
+        url: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Self {
+        let mut request = reqwest::Client::new()
+            .post(url)
+            .header("accept", "text/event-stream")
+            .json(&serde_json::json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("subscribe");
+        let is_stream = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_stream {
+            let body = response.text().await.unwrap_or_default();
+            let framed = format!("event: next\ndata: {body}\n\nevent: complete\ndata:\n\n");
+            return SseSubscription {
+                body: Box::pin(futures::stream::once(
+                    async move { Ok(framed.into_bytes()) },
+                )),
+                buffer: String::new(),
+                completed: false,
+            };
+        }
+        SseSubscription {
+            body: Box::pin(futures::StreamExt::map(response.bytes_stream(), |chunk| {
+                chunk.map(|b| b.to_vec())
+            })),
+            buffer: String::new(),
+            completed: false,
+        }
+    }
+
+    /// The next response, or `None` when the stream ended (or `wait` passed).
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let mut kind = "";
+                let mut data = String::new();
+                for line in event.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        kind = if v.trim() == "next" {
+                            "next"
+                        } else {
+                            "complete"
+                        };
+                        if v.trim() != "next" && v.trim() != "complete" {
+                            kind = "";
+                        }
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                match kind {
+                    "next" if !data.is_empty() => return serde_json::from_str(&data).ok(),
+                    "complete" => {
+                        self.completed = true;
+                        return None;
+                    }
+                    _ => continue,
+                }
+            }
+            let chunk =
+                tokio::time::timeout_at(deadline, futures::StreamExt::next(&mut self.body)).await;
+            match chunk {
+                Ok(Some(Ok(bytes))) => self
+                    .buffer
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
+                _ => return None,
+            }
+        }
+    }
+}

@@ -138,6 +138,43 @@ pub enum Decision {
 }
 
 /// The state machine.
+impl Trigger {
+    /// Every trigger.
+    pub const ALL: [Trigger; 10] = [
+        Trigger::StockReserved,
+        Trigger::StockRejected,
+        Trigger::ReservationExpired,
+        Trigger::PaymentSucceeded,
+        Trigger::PaymentFailed,
+        Trigger::Refunded,
+        Trigger::PartiallyRefunded,
+        Trigger::CancelRequested,
+        Trigger::Ship,
+        Trigger::Deliver,
+    ];
+}
+
+impl OrderStatus {
+    /// Whether the order is settled: delivered, cancelled or refunded. Only
+    /// REFUNDED can never change again; a delivered order can still be
+    /// refunded by an administrator, and a payment that lands after the
+    /// cancellation moves a cancelled order on to REFUND_PENDING (both rare,
+    /// and not part of the customer's flow).
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Delivered | OrderStatus::Cancelled | OrderStatus::Refunded
+        )
+    }
+
+    /// Whether some trigger moves an order out of this status.
+    pub fn can_change(self) -> bool {
+        Trigger::ALL
+            .iter()
+            .any(|t| matches!(decide(self, *t), Decision::Apply { to, .. } if to != self))
+    }
+}
+
 pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
     use Decision::{Apply, Ignore, Reject};
     use OrderStatus as S;
@@ -235,6 +272,30 @@ pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_unsettled_status_can_change_and_refunded_never_does() {
+        use OrderStatus as S;
+        let all = [
+            S::Pending,
+            S::AwaitingPayment,
+            S::Paid,
+            S::Shipped,
+            S::Delivered,
+            S::Cancelled,
+            S::RefundPending,
+            S::Refunded,
+            S::PartiallyRefunded,
+        ];
+        for status in all {
+            assert!(
+                status.is_settled() || status.can_change(),
+                "{status:?} is neither settled nor ever left"
+            );
+        }
+        let terminal: Vec<S> = all.into_iter().filter(|s| !s.can_change()).collect();
+        assert_eq!(terminal, [S::Refunded]);
+    }
+
     use super::*;
     use OrderStatus as S;
     use Trigger as T;

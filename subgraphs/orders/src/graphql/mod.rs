@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use async_graphql::connection::{Connection, OpaqueCursor};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, InputObject, Object, ResultExt, Schema, ID};
+use async_graphql::{Context, InputObject, Object, ResultExt, Schema, Subscription, ID};
+use futures::{Stream, StreamExt};
 use platform::auth;
 use platform::pagination::{connection, PageRequest};
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use crate::domain::{parse_id, OrderStatus, PaymentToken, ShippingAddress};
 use crate::orders::{Orders, PlaceOrder};
 
 /// The orders schema.
-pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type OrdersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// How long loaders collect keys before one batched query.
 pub const LOADER_DELAY: Duration = Duration::from_millis(2);
@@ -36,10 +37,11 @@ pub fn build_schema(orders: Orders) -> OrdersSchema {
 pub fn build_schema_with(orders: Orders, loader_delay: Duration) -> OrdersSchema {
     let store = orders.store().clone();
     platform::graphql::harden(
-        Schema::build(Query, Mutation, EmptySubscription),
+        Schema::build(Query, Mutation, SubscriptionRoot),
         platform::graphql::is_production(),
     )
     .enable_federation()
+    .enable_subscription_in_federation()
     .data(DataLoader::new(OrdersById(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(ItemsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(HistoryByOrder(store), tokio::spawn).delay(loader_delay))
@@ -47,6 +49,43 @@ pub fn build_schema_with(orders: Orders, loader_delay: Duration) -> OrdersSchema
     .limit_depth(15)
     .limit_complexity(5000)
     .finish()
+}
+
+/// Live order status (served over SSE here; the router also offers clients
+/// WebSocket). Each counts against the viewer's bound of live subscriptions.
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// An order as it is now, then again at every status change; ends once the
+    /// order is settled (DELIVERED, CANCELLED or REFUNDED). The viewer's own
+    /// order, or any for an administrator. Resubscribing never misses the end:
+    /// the first event is always the current status.
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = OrderObject>> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let orders = ctx.data::<Orders>()?;
+        Ok(orders
+            .watch_order(&viewer, &id)
+            .await
+            .extend()?
+            .map(OrderObject))
+    }
+
+    /// The viewer's orders (every order, for an administrator), each time one
+    /// changes status from now on.
+    async fn my_order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = OrderObject>> {
+        let viewer = auth::viewer(ctx).extend()?;
+        let orders = ctx.data::<Orders>()?;
+        Ok(orders.watch_orders(&viewer).extend()?.map(OrderObject))
+    }
 }
 
 /// A page of orders.

@@ -11,6 +11,7 @@ mod checkout;
 mod entities;
 mod helpers;
 mod lifecycle;
+mod live;
 mod query_count;
 mod saga;
 mod schema;
