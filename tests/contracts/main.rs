@@ -5,4 +5,5 @@
 mod composition;
 mod deployment;
 mod kubernetes;
+mod observability;
 mod offline;
