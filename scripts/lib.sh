@@ -109,6 +109,14 @@ ensure_test_tools() {
   fi
   venv_install kubernetes-validate kubernetes-validate==1.37.0
   export PATH="$PATH:$SHOP_VENV/bin"
+  # promtool (tests/contracts/observability.rs); not the package's daemon, which would take :9090.
+  if ! command -v promtool >/dev/null; then
+    apt_install prometheus
+    if command -v systemctl >/dev/null; then
+      local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+  fi
 }
 
 # Whether the broker answers AMQP (declaring a throw-away topology) in time.

@@ -8,15 +8,20 @@
 //   node compose.mjs --check --base REF also exit 1 if the composition breaks clients of
 //                                       the supergraph committed at git REF
 //
+// Every operation a shipped client sends (the storefront's graphql(`...`) documents
+// in storefront/src, which are also the router's trusted documents) must stay valid
+// against the new supergraph, whatever the change looks like: a supergraph that breaks
+// one is refused even with --allow-breaking. CLIENTS_DIR points elsewhere.
+//
 // Subgraph routing URLs default to the local ports; SUBGRAPH_<NAME>_URL overrides one.
 // Breaking changes (removed or retyped fields, removed enum values, a new required
 // argument or input field, ...) are found with @graphql-inspector/core on the public
 // API schemas.
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse, buildSchema } from "graphql";
+import { parse, buildSchema, validate, specifiedRules, NoUnusedFragmentsRule, Kind } from "graphql";
 import {
   composeServices,
   compositionHasErrors,
@@ -27,6 +32,7 @@ import { diff, CriticalityLevel } from "@graphql-inspector/core";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const schemaDir = process.env.SCHEMA_DIR ?? join(root, "schema");
 const supergraphPath = join(schemaDir, "supergraph.graphql");
+const clientsDir = process.env.CLIENTS_DIR ?? join(root, "storefront", "src");
 
 export const SUBGRAPHS = [
   { name: "users", port: 4001 },
@@ -79,6 +85,56 @@ function publicSchema(supergraphSdl) {
   return buildSchema(container.publicSdl);
 }
 
+/** The GraphQL documents of the shipped clients: `graphql(\`...\`)` in their sources. */
+function clientDocuments() {
+  if (!existsSync(clientsDir)) return [];
+  const documents = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      // gql/ is Code Generator's output, made from these very documents.
+      if (entry.isDirectory() && entry.name !== "gql" && entry.name !== "node_modules") walk(path);
+      else if (/\.(ts|tsx)$/.test(entry.name)) {
+        for (const match of readFileSync(path, "utf8").matchAll(/graphql\(\s*`([^`]*)`\s*\)/g)) {
+          documents.push({ file: path.slice(root.length + 1), text: match[1] });
+        }
+      }
+    }
+  };
+  walk(clientsDir);
+  return documents;
+}
+
+/** Each shipped client operation that `supergraphSdl` no longer serves, with why. */
+export function brokenClientOperations(supergraphSdl) {
+  const schema = publicSchema(supergraphSdl);
+  const parsed = clientDocuments().map(({ file, text }) => ({ file, document: parse(text) }));
+  const fragments = parsed.flatMap(({ document }) =>
+    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION),
+  );
+  // Operations use fragments from other files (Code Generator joins them).
+  const rules = specifiedRules.filter((rule) => rule !== NoUnusedFragmentsRule);
+  const broken = [];
+  for (const { file, document } of parsed) {
+    for (const operation of document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION)) {
+      const errors = validate(schema, { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] }, rules);
+      for (const error of errors) {
+        broken.push(`${file}: ${operation.name?.value ?? "(anonymous)"}: ${error.message}`);
+      }
+    }
+  }
+  return broken;
+}
+
+/** Exits if the supergraph breaks a shipped client operation. */
+function refuseBrokenClients(supergraphSdl) {
+  const broken = brokenClientOperations(supergraphSdl);
+  if (!broken.length) return;
+  console.error(`compose: ${broken.length} client operation(s) no longer valid against this supergraph:`);
+  for (const line of broken) console.error(`  - ${line}`);
+  fail("refused: change the clients first (their operations are the router's trusted documents)");
+}
+
 /** The breaking changes going from one supergraph to another. */
 export async function breakingChanges(oldSupergraph, newSupergraph) {
   const changes = await diff(publicSchema(oldSupergraph), publicSchema(newSupergraph));
@@ -99,6 +155,7 @@ async function main(argv) {
 
   const next = compose();
   const committed = existsSync(supergraphPath) ? readFileSync(supergraphPath, "utf8") : null;
+  refuseBrokenClients(next);
 
   if (check) {
     let failed = false;

@@ -1,5 +1,6 @@
 //! The composition check: the committed supergraph is what the committed
-//! subgraph SDLs compose to, and a breaking change is refused unless allowed.
+//! subgraph SDLs compose to, a breaking change is refused unless allowed, and a
+//! change that breaks an operation a shipped client sends is refused always.
 
 use std::path::Path;
 use std::process::Command;
@@ -114,4 +115,23 @@ mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+#[test]
+fn a_change_that_breaks_a_shipped_client_operation_is_refused_even_when_allowed() {
+    let dir = copy_schemas();
+    let orders = dir.path().join("orders.graphql");
+    let sdl = std::fs::read_to_string(&orders).unwrap();
+    // The storefront's order page subscribes to this field.
+    let changed = sdl.replacen("orderStatusChanged(id: ID!)", "orderChanged(id: ID!)", 1);
+    assert_ne!(sdl, changed, "the field exists");
+    std::fs::write(&orders, changed).unwrap();
+    let (ok, out) = compose(dir.path(), &["--allow-breaking"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("client operation") && out.contains("OrderStatusChanged"),
+        "the broken operation is named: {out}"
+    );
+    let (ok, out) = compose(dir.path(), &["--check"]);
+    assert!(!ok, "{out}");
 }

@@ -587,22 +587,43 @@ async fn announce(
     Ok(())
 }
 
-/// Order lines priced from a quote; a line short of stock is `CONFLICT`.
+/// Order lines priced from a quote; lines short of stock are `CONFLICT`,
+/// every one of them named (`extensions.lines`).
 fn price_lines(order_id: Uuid, quoted: &[QuotedLine]) -> Result<Vec<OrderItem>> {
-    quoted
+    let short: Vec<(usize, &QuotedLine)> = quoted
         .iter()
         .enumerate()
-        .map(|(i, q)| {
-            if q.available_quantity < i64::from(q.quantity) {
-                return Err(Error::conflict(format!(
+        .filter(|(_, q)| q.available_quantity < i64::from(q.quantity))
+        .collect();
+    if !short.is_empty() {
+        let described: Vec<String> = short
+            .iter()
+            .map(|(i, q)| {
+                format!(
                     "line {} (product {}): only {} of {} ({}) left",
                     i + 1,
                     q.product_id,
                     q.available_quantity.max(0),
                     q.name,
                     q.sku
-                )));
-            }
+                )
+            })
+            .collect();
+        return Err(Error::ShortLines {
+            message: described.join("; "),
+            lines: short
+                .iter()
+                .map(|(_, q)| platform::error::ShortLine {
+                    product_id: q.product_id.to_string(),
+                    requested: i64::from(q.quantity),
+                    available: q.available_quantity.max(0),
+                })
+                .collect(),
+        });
+    }
+    quoted
+        .iter()
+        .map(|q| {
             Ok(OrderItem {
                 order_id,
                 product_id: q.product_id,

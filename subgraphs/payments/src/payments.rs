@@ -420,5 +420,5 @@ fn refund_key(payment_id: Uuid, refunded_before: i64, amount: i64) -> Uuid {
 
 /// Parses an id given by a client.
 pub fn parse_id(raw: &str) -> Result<Uuid> {
-    Uuid::parse_str(raw.trim()).map_err(|_| Error::invalid(format!("{raw:?} is not a valid id")))
+    platform::input::parse_id("id", raw)
 }

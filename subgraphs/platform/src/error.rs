@@ -15,6 +15,25 @@ pub enum Error {
     /// The input is invalid. GraphQL `BAD_USER_INPUT`, HTTP 400.
     #[error("{0}")]
     BadUserInput(String),
+    /// One input value is invalid: `BAD_USER_INPUT` naming its path
+    /// (`extensions.field` / the problem's `field`, e.g. `input.email`), so a
+    /// form can show the message beside the field.
+    #[error("{message}")]
+    InvalidField {
+        /// The path of the value in the request (`input.shippingAddress.city`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Stock that is not there: `CONFLICT` naming the short lines
+    /// (`extensions.lines` / the problem's `lines`).
+    #[error("{message}")]
+    ShortLines {
+        /// What happened.
+        message: String,
+        /// Each short line: the product, and how many were asked for and are left.
+        lines: Vec<ShortLine>,
+    },
     /// No valid credentials were presented. GraphQL `UNAUTHENTICATED`, HTTP 401.
     #[error("{0}")]
     Unauthenticated(String),
@@ -47,7 +66,8 @@ impl Error {
     /// The `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadUserInput(_) => "BAD_USER_INPUT",
+            Error::BadUserInput(_) | Error::InvalidField { .. } => "BAD_USER_INPUT",
+            Error::ShortLines { .. } => "CONFLICT",
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::Forbidden(_) => "FORBIDDEN",
             Error::NotFound(_) => "NOT_FOUND",
@@ -61,7 +81,8 @@ impl Error {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
+            Error::BadUserInput(_) | Error::InvalidField { .. } => StatusCode::BAD_REQUEST,
+            Error::ShortLines { .. } => StatusCode::CONFLICT,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -75,6 +96,42 @@ impl Error {
     /// Shorthand for [`Error::BadUserInput`].
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::BadUserInput(msg.into())
+    }
+
+    /// An invalid value at `field` (see [`Error::InvalidField`]).
+    pub fn invalid_field(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::InvalidField {
+            field: field.into(),
+            message: msg.into(),
+        }
+    }
+
+    /// This error, if it is about the input, as about the value at `field`
+    /// (inside which an already named field nests: `input` + `email` is
+    /// `input.email`). Other errors are unchanged.
+    pub fn at(self, field: &str) -> Self {
+        match self {
+            Error::BadUserInput(message) => Error::InvalidField {
+                field: field.to_string(),
+                message,
+            },
+            Error::InvalidField {
+                field: inner,
+                message,
+            } => Error::InvalidField {
+                field: format!("{field}.{inner}"),
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// The input path this error names, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
     }
 
     /// Shorthand for [`Error::NotFound`] naming the kind and id.
@@ -119,7 +176,17 @@ impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
         self.log_if_internal();
         let code = self.code();
-        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", code);
+            match self {
+                Error::InvalidField { field, .. } => ext.set("field", field.as_str()),
+                Error::ShortLines { lines, .. } => {
+                    let lines = async_graphql::to_value(lines).unwrap_or_default();
+                    ext.set("lines", lines)
+                }
+                _ => {}
+            }
+        })
     }
 }
 
@@ -137,6 +204,24 @@ pub struct Problem {
     pub detail: String,
     /// The same code GraphQL puts in `extensions.code`.
     pub code: &'static str,
+    /// The input the problem is about (`BAD_USER_INPUT` of one value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The short lines of a stock conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<ShortLine>>,
+}
+
+/// A line of an order that the stock cannot fill.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShortLine {
+    /// The product.
+    pub product_id: String,
+    /// How many were asked for.
+    pub requested: i64,
+    /// How many can be had now.
+    pub available: i64,
 }
 
 impl Problem {
@@ -152,6 +237,11 @@ impl Problem {
             status: status.as_u16(),
             detail: e.to_string(),
             code: e.code(),
+            field: e.field().map(str::to_string),
+            lines: match e {
+                Error::ShortLines { lines, .. } => Some(lines.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -183,6 +273,28 @@ mod tests {
             ext.get("code"),
             Some(&async_graphql::Value::from("NOT_FOUND"))
         );
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_path_in_graphql_and_in_the_problem() {
+        let e = Error::invalid("must be an email").at("email").at("input");
+        assert_eq!(e.field(), Some("input.email"));
+        let graphql = e.extend();
+        let ext = graphql.extensions.expect("extensions set");
+        assert_eq!(
+            ext.get("field"),
+            Some(&async_graphql::Value::from("input.email"))
+        );
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("BAD_USER_INPUT"))
+        );
+        let problem = Problem::from_error(&e);
+        assert_eq!(
+            (problem.status, problem.field.as_deref()),
+            (400, Some("input.email"))
+        );
+        assert_eq!(Error::conflict("taken").at("email").field(), None);
     }
 
     #[test]

@@ -82,9 +82,67 @@ async fn graphql<E: Executor>(
     let auth = Auth::from_headers_fresh(&headers, &state.verifier).await;
     let request = request.data(auth);
     if accepts_event_stream(&headers) {
-        return event_stream(state.executor.execute_stream(request, None)).into_response();
+        use futures::StreamExt;
+        let responses = state.executor.execute_stream(request, None).map(|mut r| {
+            classify(&mut r);
+            r
+        });
+        return event_stream(responses).into_response();
     }
-    GraphQLResponse::from(state.executor.execute(request).await).into_response()
+    let mut response = state.executor.execute(request).await;
+    classify(&mut response);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Every error leaves with a code. One without is the engine's own: a variable
+/// or argument of the wrong shape (an unknown input field, an Int out of
+/// range), which the router's validation does not see, is `BAD_USER_INPUT`
+/// with the engine's reason and, where it names one, the argument in
+/// `extensions.field`; anything else is internal: logged, and opaque.
+pub fn classify(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        if error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some())
+        {
+            continue;
+        }
+        let mut extensions = error.extensions.take().unwrap_or_default();
+        // The engine's own input errors: a value it could not coerce (an
+        // argument's variable is coerced when the field resolves, so these
+        // may carry a path too).
+        let coercion = ["Invalid value for argument", "Failed to parse \""]
+            .iter()
+            .any(|prefix| error.message.starts_with(prefix));
+        if error.path.is_empty() || coercion {
+            extensions.set("code", "BAD_USER_INPUT");
+            if let Some(field) = input_path(&error.message) {
+                extensions.set("field", field);
+            }
+        } else {
+            tracing::error!(message = %error.message, path = ?error.path, "internal GraphQL error");
+            error.message = "internal error".into();
+            extensions.set("code", "INTERNAL_SERVER_ERROR");
+        }
+        error.extensions = Some(extensions);
+    }
+}
+
+/// The input path an engine message names: `argument "input"` and, inside it,
+/// `field "emial"` give `input.emial`.
+fn input_path(message: &str) -> Option<String> {
+    let quoted_after = |marker: &str| {
+        let rest = &message[message.find(marker)? + marker.len()..];
+        let rest = rest.strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_string())
+    };
+    let argument = quoted_after("argument ").or_else(|| quoted_after("variable "))?;
+    let argument = argument.trim_start_matches('$').to_string();
+    Some(match quoted_after("field ") {
+        Some(field) => format!("{argument}.{field}"),
+        None => argument,
+    })
 }
 
 /// Whether the caller asked for Server-Sent Events (the router does for a
@@ -521,6 +579,62 @@ impl Server {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_engines_input_errors_name_the_argument_and_field() {
+        assert_eq!(
+            input_path(r#"Invalid value for argument "input", field "email" of type "String!" is required but not provided"#).as_deref(),
+            Some("input.email")
+        );
+        assert_eq!(
+            input_path(r#"Invalid value for argument "first", expected type "Int""#).as_deref(),
+            Some("first")
+        );
+        assert_eq!(input_path("internal error"), None);
+    }
+
+    #[test]
+    fn an_error_without_a_code_is_a_client_error_before_resolving_and_internal_inside() {
+        let mut response = async_graphql::Response::from_errors(vec![
+            async_graphql::ServerError::new(
+                r#"Invalid value for argument "q", expected type "Int""#,
+                None,
+            ),
+            {
+                let mut e = async_graphql::ServerError::new("Data `Orders` does not exist.", None);
+                e.path = vec![async_graphql::PathSegment::Field("order".into())];
+                e
+            },
+            {
+                let mut e =
+                    async_graphql::ServerError::new(r#"Failed to parse "Int": out of range"#, None);
+                e.path = vec![async_graphql::PathSegment::Field("addToCart".into())];
+                e
+            },
+        ]);
+        classify(&mut response);
+        let codes: Vec<(String, String)> = response
+            .errors
+            .iter()
+            .map(|e| {
+                let code = e
+                    .extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .map(|c| c.to_string());
+                (code.unwrap_or_default(), e.message.clone())
+            })
+            .collect();
+        assert_eq!(codes[0].0, "\"BAD_USER_INPUT\"");
+        assert_eq!(
+            codes[1],
+            (
+                "\"INTERNAL_SERVER_ERROR\"".to_string(),
+                "internal error".to_string()
+            )
+        );
+        assert_eq!(codes[2].0, "\"BAD_USER_INPUT\"");
+    }
+
     use super::*;
     use tower::ServiceExt;
 

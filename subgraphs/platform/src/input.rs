@@ -168,9 +168,10 @@ impl GraphqlText for async_graphql::parser::types::ExecutableDocument {
 pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max {
-        return Err(Error::invalid(format!(
-            "{field} must be 1 to {max} characters"
-        )));
+        return Err(Error::invalid_field(
+            field,
+            format!("{field} must be 1 to {max} characters"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -183,11 +184,18 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Opt
     }
 }
 
+/// A UUID given by a client; `what` is the input's path, named in the error.
+pub fn parse_id(what: &str, raw: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw.trim())
+        .map_err(|_| Error::invalid_field(what, format!("{what} must be a UUID, got {raw:?}")))
+}
+
 /// An ISO 3166-1 alpha-2 country code, upper-cased (`fr` → `FR`).
 pub fn country_code(raw: &str) -> Result<String> {
     let code = raw.trim().to_uppercase();
     if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_field(
+            "country",
             "country must be an ISO 3166-1 alpha-2 code such as FR",
         ));
     }

@@ -32,16 +32,19 @@ impl<C: Serialize + DeserializeOwned> PageRequest<C> {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if n >= 1 && n as usize <= MAX_PAGE_SIZE => n as usize,
             Some(n) => {
-                return Err(Error::invalid(format!(
-                    "`first` must be between 1 and {MAX_PAGE_SIZE}, got {n}"
-                )))
+                return Err(Error::invalid_field(
+                    "first",
+                    format!("`first` must be between 1 and {MAX_PAGE_SIZE}, got {n}"),
+                ))
             }
         };
         let after = match after {
             None => None,
             Some(s) => Some(
                 OpaqueCursor::<C>::decode_cursor(&s)
-                    .map_err(|_| Error::invalid("`after` is not a cursor this API issued"))?
+                    .map_err(|_| {
+                        Error::invalid_field("after", "`after` is not a cursor this API issued")
+                    })?
                     .0,
             ),
         };

@@ -143,9 +143,9 @@ impl Accounts {
 
     /// Signs up a customer and signs them in; announces `user.registered`.
     pub async fn register(&self, email: &str, password: &str, name: &str) -> Result<AuthTokens> {
-        let email = Email::parse(email)?;
-        let password = Password::parse(password)?;
-        let name = Name::parse(name)?;
+        let email = Email::parse(email).map_err(|e| e.at("email"))?;
+        let password = Password::parse(password).map_err(|e| e.at("password"))?;
+        let name = Name::parse(name).map_err(|e| e.at("name"))?;
         // Every sign-up from one address counts, so "already registered"
         // cannot be used to enumerate accounts at scale.
         let address = client_address();
@@ -303,7 +303,7 @@ impl Accounts {
 
     /// Renames the viewer.
     pub async fn update_profile(&self, viewer: &Viewer, name: &str) -> Result<User> {
-        let name = Name::parse(name)?;
+        let name = Name::parse(name).map_err(|e| e.at("name"))?;
         self.store.rename(viewer.user_id, name.as_str()).await
     }
 

@@ -18,9 +18,10 @@ impl CartQuantity {
         if (1..=100).contains(&q) {
             Ok(CartQuantity(q as i32))
         } else {
-            Err(Error::invalid(format!(
-                "quantity must be between 1 and 100, got {q}"
-            )))
+            Err(Error::invalid_field(
+                "quantity",
+                format!("quantity must be between 1 and 100, got {q}"),
+            ))
         }
     }
 
@@ -67,11 +68,11 @@ impl ShippingAddress {
         country: &str,
     ) -> Result<Self> {
         Ok(ShippingAddress {
-            name: bounded_text("shipping address name", name, 100)?,
-            line1: bounded_text("shipping address line1", line1, 200)?,
-            line2: optional_text("shipping address line2", line2, 200)?,
-            city: bounded_text("shipping address city", city, 100)?,
-            postal_code: bounded_text("shipping address postalCode", postal_code, 20)?,
+            name: bounded_text("name", name, 100)?,
+            line1: bounded_text("line1", line1, 200)?,
+            line2: optional_text("line2", line2, 200)?,
+            city: bounded_text("city", city, 100)?,
+            postal_code: bounded_text("postalCode", postal_code, 20)?,
             country: country_code(country)?,
         })
     }

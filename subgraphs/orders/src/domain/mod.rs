@@ -9,8 +9,4 @@ pub use checkout::{CartQuantity, IdempotencyKey, OrderLineRequest, PaymentToken,
 pub use order::{CartLine, Order, OrderItem, StatusChange};
 pub use status::{decide, Decision, Effect, OrderStatus, Trigger};
 
-/// Parses an id given by a client (`what` names it in the error).
-pub fn parse_id(what: &str, raw: &str) -> platform::Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw.trim())
-        .map_err(|_| platform::Error::invalid(format!("{what} must be a UUID, got {raw:?}")))
-}
+pub use platform::input::parse_id;

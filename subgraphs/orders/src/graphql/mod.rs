@@ -214,8 +214,12 @@ impl PlaceOrderInput {
     /// Parses the checkout.
     pub fn parse(&self) -> platform::Result<PlaceOrder> {
         Ok(PlaceOrder {
-            shipping_address: self.shipping_address.parse()?,
-            payment_token: PaymentToken::parse(&self.payment_token)?,
+            shipping_address: self
+                .shipping_address
+                .parse()
+                .map_err(|e| e.at("shippingAddress"))?,
+            payment_token: PaymentToken::parse(&self.payment_token)
+                .map_err(|e| e.at("paymentToken"))?,
             items: self.items.as_ref().map(|items| {
                 items
                     .iter()
@@ -288,7 +292,7 @@ impl Mutation {
         idempotency_key: String,
     ) -> async_graphql::Result<OrderObject> {
         let viewer = auth::viewer(ctx).extend()?;
-        let request = input.parse().extend()?;
+        let request = input.parse().map_err(|e| e.at("input")).extend()?;
         Ok(OrderObject(
             ctx.data::<Orders>()?
                 .place_order(&viewer, request, &idempotency_key)

@@ -238,8 +238,10 @@ async fn place(
             &a.city,
             &a.postal_code,
             &a.country,
-        )?,
-        payment_token: PaymentToken::parse(&body.payment_token)?,
+        )
+        .map_err(|e| e.at("shipping_address"))?,
+        payment_token: PaymentToken::parse(&body.payment_token)
+            .map_err(|e| e.at("payment_token"))?,
         // Quantities are bounded here, at the edge, before anything adds them up.
         items: body
             .items

@@ -33,11 +33,7 @@ pub fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
-/// Parses a UUID given by a client (`what` names it in the error).
-pub fn parse_id(what: &str, raw: &str) -> platform::Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw.trim())
-        .map_err(|_| platform::Error::invalid(format!("{what} must be a UUID, got {raw:?}")))
-}
+pub use platform::input::parse_id;
 
 /// Counts characters (not bytes) and checks `min..=max`.
 fn check_length(what: &str, value: &str, min: usize, max: usize) -> platform::Result<()> {

@@ -346,8 +346,7 @@ impl Query {
 }
 
 fn parse_id(id: &str) -> async_graphql::Result<Uuid> {
-    Uuid::parse_str(id.trim())
-        .map_err(|_| platform::Error::invalid(format!("{id:?} is not a valid id")).extend())
+    platform::input::parse_id("id", id).extend()
 }
 
 /// Sign-up details.
@@ -400,6 +399,7 @@ impl Mutation {
             accounts
                 .register(&input.email, &input.password, &input.name)
                 .await
+                .map_err(|e| e.at("input"))
                 .extend()?,
         ))
     }
@@ -474,6 +474,7 @@ impl Mutation {
             &input.postal_code,
             &input.country,
         )
+        .map_err(|e| e.at("input"))
         .extend()?;
         Ok(ctx
             .data::<Accounts>()?
