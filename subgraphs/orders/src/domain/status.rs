@@ -137,7 +137,6 @@ pub enum Decision {
     Reject,
 }
 
-/// The state machine.
 impl Trigger {
     /// Every trigger.
     pub const ALL: [Trigger; 10] = [
@@ -175,6 +174,7 @@ impl OrderStatus {
     }
 }
 
+/// The state machine.
 pub fn decide(from: OrderStatus, trigger: Trigger) -> Decision {
     use Decision::{Apply, Ignore, Reject};
     use OrderStatus as S;
