@@ -492,6 +492,8 @@ where
         if let Err(rejected) = crate::input::check_json("body", &value) {
             return Err(rejected.into_error().into_response());
         }
+        let mut value = value;
+        whole_numbers_as_integers(&mut value);
         match serde_json::from_value::<T>(value) {
             Ok(v) => Ok(JsonBody(v)),
             Err(e) => Err(body_problem(
@@ -499,6 +501,27 @@ where
                 &format!("Failed to deserialize the JSON body into the target type: {e}"),
             )),
         }
+    }
+}
+
+/// JSON does not tell `2` from `2.0`, and JSON Schema counts both as an
+/// `integer`: a whole number written with a fraction reads as an integer
+/// (a field that wants a float still takes it).
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                // Within ±2^63, where an f64 that is whole converts exactly.
+                if f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+                {
+                    *value = serde_json::Value::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 

@@ -192,14 +192,15 @@ pub fn parse_id(what: &str, raw: &str) -> Result<uuid::Uuid> {
 
 /// An ISO 3166-1 alpha-2 country code, upper-cased (`fr` → `FR`).
 pub fn country_code(raw: &str) -> Result<String> {
-    let code = raw.trim().to_uppercase();
-    if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+    // Checked before upper-casing: `ß` upper-cases to `SS`, `ı` to `I`.
+    let code = raw.trim();
+    if code.len() != 2 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(Error::invalid_field(
             "country",
             "country must be an ISO 3166-1 alpha-2 code such as FR",
         ));
     }
-    Ok(code)
+    Ok(code.to_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -251,5 +252,7 @@ mod tests {
         assert_eq!(country_code("gb").ok().as_deref(), Some("GB"));
         assert!(country_code("GBR").is_err());
         assert!(country_code("G1").is_err());
+        assert!(country_code("ß").is_err(), "not SS");
+        assert!(country_code("ıs").is_err(), "not IS");
     }
 }
