@@ -7,3 +7,4 @@ mod deployment;
 mod kubernetes;
 mod observability;
 mod offline;
+mod openapi;

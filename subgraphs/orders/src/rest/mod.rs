@@ -64,9 +64,27 @@ pub fn routes(orders: Orders, verifier: Arc<JwtVerifier>) -> Router {
         CancelBody,
         ShippingAddress,
         platform::error::Problem
-    ))
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: an access token from the users service.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// A page of orders.
 #[derive(Debug, Serialize, ToSchema)]
@@ -168,9 +186,15 @@ async fn to_json(orders: &Orders, list: Vec<Order>) -> Result<Vec<OrderJson>> {
 pub struct PlaceOrderBody {
     /// Where to ship.
     pub shipping_address: AddressBody,
-    /// Card token.
+    /// Card token: `tok_` and 1 to 100 letters, digits or `_`.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*tok_[A-Za-z0-9_]{1,100}[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub payment_token: String,
-    /// Lines; the cart when absent.
+    /// Lines, 1 to 50 (lines of the same product are added up); the
+    /// cart when absent.
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Option<Vec<LineBody>>,
 }
 
@@ -178,17 +202,41 @@ pub struct PlaceOrderBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
-    /// Recipient.
+    /// Recipient: 1 to 100 characters once trimmed.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,98}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
-    /// Street.
+    /// Street: 1 to 200 characters once trimmed.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub line1: String,
-    /// More.
+    /// More: up to 200 characters once trimmed (blank: none).
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub line2: Option<String>,
-    /// City.
+    /// City: 1 to 100 characters once trimmed.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,98}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub city: String,
-    /// Postal code.
+    /// Postal code: 1 to 20 characters once trimmed.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,18}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub postal_code: String,
-    /// Country.
+    /// ISO 3166-1 alpha-2 country code, any case.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z]{2}[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub country: String,
 }
 
@@ -197,16 +245,23 @@ pub struct AddressBody {
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
     /// Product.
+    #[schema(
+        format = "uuid",
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub product_id: String,
     /// Quantity, 1 to 100 (lines of the same product are added up; the sum
     /// must stay within 1 to 100 too).
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: i64,
 }
 
 /// Places an order (the cart, or the given items); a retry with the same
 /// `Idempotency-Key` returns the same order.
 #[utoipa::path(post, path = "/api/v1/orders", request_body = PlaceOrderBody,
-    params(("Idempotency-Key" = String, Header, description = "Unique per order attempt")),
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[\x21-\x7E]{1,100}$",
+        description = "Unique per order attempt: 1 to 100 visible ASCII characters")),
     responses(
         (status = 201, body = OrderJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
@@ -246,6 +301,15 @@ async fn place(
         items: body
             .items
             .map(|items| {
+                if items.len() > crate::domain::checkout::MAX_LINES {
+                    return Err(Error::invalid_field(
+                        "items",
+                        format!(
+                            "an order has at most {} lines",
+                            crate::domain::checkout::MAX_LINES
+                        ),
+                    ));
+                }
                 items
                     .into_iter()
                     .map(|l| {
@@ -266,15 +330,21 @@ async fn place(
 
 /// `?first=&after=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     first: Option<i32>,
     /// The `next_cursor` of the previous page.
+    #[param(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     after: Option<String>,
 }
 
 /// The caller's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/orders", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/orders", params(PageQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = OrderList),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
@@ -305,7 +375,7 @@ async fn list(
 }
 
 /// One of the caller's orders.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path, description = "Order id")),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path, format = "uuid", pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "Order id")), security(("bearer" = [])),
     responses(
         (status = 200, body = OrderJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
@@ -331,14 +401,18 @@ async fn one(
 #[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
-    /// Why.
+    /// Why: up to 500 characters once trimmed (blank: "cancelled by the customer").
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,498}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub reason: Option<String>,
 }
 
 /// Cancels an order: before payment the stock is released, after payment it
 /// is refunded and restocked.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path, description = "Order id")),
-    request_body(content = Option<CancelBody>, description = "Optional reason"),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path, format = "uuid", pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "Order id")), security(("bearer" = [])),
+    request_body(content = Option<CancelBody>, content_type = "application/json", description = "Optional reason"),
     responses(
         (status = 200, body = OrderJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
@@ -354,12 +428,20 @@ async fn cancel(
     body: axum::body::Bytes,
 ) -> Result<Json<OrderJson>> {
     let viewer = state.viewer(&headers).await?;
-    // The body is optional: none, or `{"reason": "..."}`.
+    // The body is optional: none, `null`, or `{"reason": "..."}`.
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
         CancelBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?
+        // Checked like every JSON body (platform::input): no control characters.
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?;
+        platform::input::check_json("body", &value).map_err(|r| r.into_error())?;
+        if value.is_null() {
+            CancelBody::default()
+        } else {
+            serde_json::from_value(value)
+                .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?
+        }
     };
     let reason = body.reason;
     let order = state

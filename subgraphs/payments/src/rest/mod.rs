@@ -39,9 +39,27 @@ pub fn routes(payments: Payments, verifier: Arc<JwtVerifier>) -> Router {
         description = "Payments of orders (Bearer token: the customer or an admin)"
     ),
     paths(by_id, by_order),
-    components(schemas(PaymentJson, MoneyJson, PaymentList, platform::error::Problem))
+    components(schemas(PaymentJson, MoneyJson, PaymentList, platform::error::Problem)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: an access token from the users service.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// A list of payments.
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,13 +127,19 @@ impl From<Payment> for PaymentJson {
 
 /// `?order_id=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ByOrder {
-    /// The order whose payment to find.
+    /// The order whose payment to find (its UUID).
+    #[param(
+        required = true,
+        format = "uuid",
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     order_id: Option<String>,
 }
 
 /// A payment by id.
-#[utoipa::path(get, path = "/api/v1/payments/{id}", params(("id" = String, Path, description = "Payment id")),
+#[utoipa::path(get, path = "/api/v1/payments/{id}", params(("id" = String, Path, format = "uuid", pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "Payment id")), security(("bearer" = [])),
     responses(
         (status = 200, body = PaymentJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
@@ -135,7 +159,7 @@ async fn by_id(
 }
 
 /// The payment of an order.
-#[utoipa::path(get, path = "/api/v1/payments", params(ByOrder),
+#[utoipa::path(get, path = "/api/v1/payments", params(ByOrder), security(("bearer" = [])),
     responses(
         (status = 200, body = PaymentList),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),

@@ -160,21 +160,39 @@ pub struct CategoryList {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Only this category.
+    /// Only this category (its UUID).
+    #[param(
+        format = "uuid",
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub category_id: Option<String>,
-    /// Full-text search.
+    /// Full-text search: up to 200 characters once trimmed (blank: no search).
+    #[param(
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]{0,198}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub search: Option<String>,
-    /// Lowest price in minor units.
+    /// Lowest price in minor units (above `max_price`, nothing matches).
+    #[param(minimum = 0)]
     pub min_price: Option<i64>,
     /// Highest price in minor units.
+    #[param(minimum = 0)]
     pub max_price: Option<i64>,
     /// Only available (`true`) or sold-out (`false`) products.
     pub in_stock: Option<bool>,
-    /// `newest`, `price_asc`, `price_desc` or `name_asc`.
+    /// `newest` (default), `price_asc`, `price_desc` or `name_asc`, in any case.
+    #[param(
+        pattern = r"^(?:[Nn][Ee][Ww][Ee][Ss][Tt]|[Pp][Rr][Ii][Cc][Ee]_(?:[Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])|[Nn][Aa][Mm][Ee]_[Aa][Ss][Cc])$"
+    )]
     pub sort: Option<String>,
-    /// Page size.
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub first: Option<i32>,
-    /// Cursor of the previous page.
+    /// The `next_cursor` of the previous page, with the same `sort`.
+    #[param(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub after: Option<String>,
 }
 
@@ -187,6 +205,16 @@ async fn list_products(
     params: std::result::Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ProductList>> {
     let Query(params) = params.map_err(|e| Error::invalid(e.body_text()))?;
+    // A price range whose bounds are the wrong way round holds no product:
+    // each bound on its own is valid, so this is an empty page, not an error.
+    if let (Some(min), Some(max)) = (params.min_price, params.max_price) {
+        if min > max && max >= 0 {
+            return Ok(Json(ProductList {
+                items: Vec::new(),
+                next_cursor: None,
+            }));
+        }
+    }
     let sort = params
         .sort
         .as_deref()
@@ -210,7 +238,7 @@ async fn list_products(
 }
 
 /// One product (archived ones too).
-#[utoipa::path(get, path = "/api/v1/products/{id}", params(("id" = String, Path, description = "Product id")),
+#[utoipa::path(get, path = "/api/v1/products/{id}", params(("id" = String, Path, format = "uuid", pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "Product id")),
     responses((status = 200, body = ProductJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),))]
@@ -235,17 +263,25 @@ async fn list_categories(State(catalog): State<Catalog>) -> Result<Json<Category
 
 /// The body of `POST /api/v1/products/quote`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QuoteRequest {
     /// The items to price, 1 to 100.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<QuoteItem>,
 }
 
 /// One item to price.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QuoteItem {
     /// The product's UUID.
+    #[schema(
+        format = "uuid",
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub product_id: String,
     /// Units, 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -360,9 +396,27 @@ pub async fn quote(
         QuoteResponse,
         QuoteLineJson,
         platform::error::Problem
-    ))
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: an access token from the users service.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 #[derive(Clone)]
 struct AdminState {
@@ -410,8 +464,10 @@ impl From<&Product> for StockJson {
 #[serde(deny_unknown_fields)]
 pub struct SetStockBody {
     /// The new units on hand.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub quantity: i64,
     /// Set only if the units on hand are this now (else `409`).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub expected_stock_on_hand: Option<i64>,
 }
 
@@ -419,14 +475,37 @@ pub struct SetStockBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustStockBody {
-    /// Units to add (negative: remove), not 0.
+    /// Units to add (negative: remove), not 0, at most 1000000000 either way.
+    #[schema(schema_with = delta_schema)]
     pub delta: i64,
+}
+
+/// A stock delta: -1000000000 to -1, or 1 to 1000000000.
+fn delta_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let range = |min: f64, max: f64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    OneOfBuilder::new()
+        .item(range(-1_000_000_000.0, -1.0))
+        .item(range(1.0, 1_000_000_000.0))
+        .description(Some(
+            "Units to add (negative: remove), not 0, at most 1000000000 either way.",
+        ))
+        .build()
+        .into()
 }
 
 /// Sets a product's units on hand (administrators), optionally only if they
 /// are `expected_stock_on_hand` now.
-#[utoipa::path(put, path = "/api/v1/products/{id}/stock", tag = "admin",
-    params(("id" = String, Path, description = "Product id")), request_body = SetStockBody,
+#[utoipa::path(put, path = "/api/v1/products/{id}/stock", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "Product id")), request_body = SetStockBody,
     responses(StockResponses))]
 async fn set_stock(
     State(state): State<AdminState>,
@@ -441,8 +520,8 @@ async fn set_stock(
 }
 
 /// Changes a product's units on hand by `delta` (administrators).
-#[utoipa::path(post, path = "/api/v1/products/{id}/stock/adjustments", tag = "admin",
-    params(("id" = String, Path, description = "Product id")), request_body = AdjustStockBody,
+#[utoipa::path(post, path = "/api/v1/products/{id}/stock/adjustments", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "Product id")), request_body = AdjustStockBody,
     responses(StockResponses))]
 async fn adjust_stock(
     State(state): State<AdminState>,
@@ -492,6 +571,18 @@ enum StockResponses {
         content_type = "application/problem+json"
     )]
     Conflict(platform::error::Problem),
+    #[response(
+        status = 413,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(platform::error::Problem),
+    #[response(
+        status = 415,
+        description = "",
+        content_type = "application/problem+json"
+    )]
+    Unsupported(platform::error::Problem),
     #[response(
         status = 422,
         description = "",

@@ -48,9 +48,27 @@ pub fn routes(accounts: Accounts, verifier: Arc<JwtVerifier>) -> Router {
         TokenBody,
         RefreshBody,
         platform::error::Problem
-    ))
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: an access token from `/api/v1/auth/token`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// A user in JSON.
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,25 +124,55 @@ impl From<AuthTokens> for TokensJson {
     }
 }
 
+// The patterns state the edge's text rule (platform::input: no control
+// character but tab, line feed and carriage return) and the domain's own rules
+// (users::domain): `\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F` are those control
+// characters; `[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]`
+// is the white space a value is trimmed of (Unicode `White_Space` less the
+// control characters).
+
 /// Sign-up body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
-    /// Email.
+    /// Email (RFC 5322 addr-spec whose domain has a dot; at most 254
+    /// characters once trimmed).
+    #[schema(format = "email", min_length = 3, max_length = 254)]
     pub email: String,
-    /// Password.
+    /// Password: 10 to 128 characters, at least one letter and one digit.
+    #[schema(
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[^\W\d_])[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub password: String,
-    /// Name.
+    /// Name: 1 to 100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\x00-\x1F\x7F-\x9F]{0,98}[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
 }
 
-/// Sign-in body.
+/// Sign-in body. Credentials that fit nowhere are refused like wrong ones
+/// (`401`), so the bounds below only say what can ever succeed.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// Email.
+    #[schema(
+        min_length = 1,
+        max_length = 320,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub email: String,
     /// Password.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub password: String,
 }
 
@@ -132,7 +180,12 @@ pub struct TokenBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
-    /// The refresh token.
+    /// The refresh token (an unknown one is `401`).
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub refresh_token: String,
 }
 
@@ -143,7 +196,8 @@ pub struct RefreshBody {
         (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 413, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
+        (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 429, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn register(
     State(s): State<RestState>,
     JsonBody(b): JsonBody<RegisterBody>,
@@ -157,6 +211,7 @@ async fn register(
     responses((status = 200, body = TokensJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn token(
@@ -171,6 +226,7 @@ async fn token(
     responses((status = 200, body = TokensJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 415, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn refresh(
@@ -181,7 +237,7 @@ async fn refresh(
 }
 
 /// The signed-in user (Bearer token).
-#[utoipa::path(get, path = "/api/v1/users/me",
+#[utoipa::path(get, path = "/api/v1/users/me", security(("bearer" = [])),
     responses((status = 200, body = UserJson),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),))]
 async fn me(State(s): State<RestState>, headers: HeaderMap) -> Result<Json<UserJson>> {
