@@ -16,6 +16,7 @@ pub mod http;
 pub mod input;
 pub mod metrics;
 pub mod money;
+pub mod openapi;
 pub mod pagination;
 pub mod telemetry;
 pub mod testing;

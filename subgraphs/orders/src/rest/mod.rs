@@ -3,6 +3,7 @@
 //! `POST /api/v1/orders/{id}/cancel`. Same use cases as GraphQL; errors are
 //! problem details.
 
+use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -68,23 +69,6 @@ pub fn routes(orders: Orders, verifier: Arc<JwtVerifier>) -> Router {
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
-
-/// The `bearer` security scheme: an access token from the users service.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 /// A page of orders.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! The REST fallback: `GET /api/v1/payments/{id}` and
 //! `GET /api/v1/payments?order_id=...` (Bearer token; the customer or an admin).
 
+use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -43,23 +44,6 @@ pub fn routes(payments: Payments, verifier: Arc<JwtVerifier>) -> Router {
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
-
-/// The `bearer` security scheme: an access token from the users service.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 /// A list of payments.
 #[derive(Debug, Serialize, ToSchema)]

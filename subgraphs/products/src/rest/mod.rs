@@ -18,6 +18,7 @@
 //! "value"}], "available_quantity", "archived", "created_at", "updated_at"}`; a
 //! `Category` is `{"id", "name", "slug", "description"}`.
 
+use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -400,23 +401,6 @@ pub async fn quote(
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
-
-/// The `bearer` security scheme: an access token from the users service.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 #[derive(Clone)]
 struct AdminState {

@@ -2,6 +2,7 @@
 //! (sign in), `POST /api/v1/auth/refresh`, `GET /api/v1/users/me`, and the JWKS
 //! at `/.well-known/jwks.json`. Same use cases as GraphQL; problem details.
 
+use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -52,23 +53,6 @@ pub fn routes(accounts: Accounts, verifier: Arc<JwtVerifier>) -> Router {
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
-
-/// The `bearer` security scheme: an access token from `/api/v1/auth/token`.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 /// A user in JSON.
 #[derive(Debug, Serialize, ToSchema)]
