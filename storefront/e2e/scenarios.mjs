@@ -122,7 +122,7 @@ const browseAndBuy = {
     const orderId = await arriveOnOrderPage(page);
     await waitForStatus(page, page.locator('.order-status'), 'PAID');
     await page.getByText('Payment received').waitFor();
-    assert(traffic.eventStreams > 0, 'the order page did not subscribe to its status (orderStatusChanged over SSE)');
+    await waitUntil(async () => traffic.eventStreams > 0, 'the order page subscribing to its status (orderStatusChanged over SSE)');
     await audit('order');
     assert(orderId, 'no order id in the URL');
     await admin.waitForAvailable(products.paid.id, 3);

@@ -205,7 +205,15 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 /// Metric families the shop's services emit (subgraphs/platform/src/metrics.rs,
 /// workers.rs, subgraphs/events/src/{relay,consumer}.rs): these must be in the
 /// services' /metrics output. A new family of the services gets its prefix here.
-const SHOP_PREFIXES: [&str; 4] = ["http_request", "events_", "outbox_", "worker_"];
+const SHOP_PREFIXES: [&str; 7] = [
+    "http_request",
+    "events_",
+    "outbox_",
+    "worker_",
+    "order",
+    "graphql_operation",
+    "db_pool_",
+];
 
 /// Metrics of Prometheus itself and of the router (hive-router), Kong and
 /// RabbitMQ: not the services', so not checked against them.

@@ -6,7 +6,7 @@ import type { OrderDetailsFragment, TypedDocumentString } from '../gql/graphql';
 import { request } from '../graphql/client';
 import { GraphQLRequestError, NetworkError, type GraphQLErrorEntry } from '../graphql/errors';
 import { GRAPHQL_URL, requestBody } from '../graphql/transport';
-import { isTransient } from '../lib/orderStatus';
+import { isSettled, isTransient } from '../lib/orderStatus';
 
 graphql(`
   fragment OrderDetails on Order {
@@ -127,11 +127,12 @@ async function* streamSubscription<TResult, TVariables>(
 }
 
 /**
- * The order, kept current without a reload while its status is transient
- * (placed, awaiting payment, refund pending): read once, then every status
- * change arrives through Subscription.orderStatusChanged until the order
- * settles. If the stream cannot be opened or drops, it falls back to reading
- * the order every second. The one place that knows how the order page stays live.
+ * The order, kept current without a reload until it settles (delivered,
+ * cancelled, refunded): read once, then every status change arrives through
+ * Subscription.orderStatusChanged, which the server ends there. If the stream
+ * cannot be opened or drops, it falls back to reading the order every second
+ * while the saga is moving it (placed, awaiting payment, refund pending). The
+ * one place that knows how the order page stays live.
  */
 export function useOrderStatus(id: string) {
   const queryClient = useQueryClient();
@@ -144,7 +145,7 @@ export function useOrderStatus(id: string) {
       return streamDown && status && isTransient(status) ? POLL_MS : false;
     },
   });
-  const watching = query.data !== undefined && isTransient(query.data.status);
+  const watching = query.data !== undefined && !isSettled(query.data.status);
 
   useEffect(() => {
     if (!watching) return;
@@ -169,7 +170,7 @@ export function useOrderStatus(id: string) {
         // The server ended the stream: the order settled, or the subscription
         // reached its lifetime while the order is still moving (subscribe again).
         const current = queryClient.getQueryData<OrderDetails>(orderKey(id));
-        if (controller.signal.aborted || !current || !isTransient(current.status)) return;
+        if (controller.signal.aborted || !current || isSettled(current.status)) return;
       }
     })().catch(() => {
       if (controller.signal.aborted) return;

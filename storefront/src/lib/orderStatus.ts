@@ -19,6 +19,17 @@ export function isTransient(status: OrderStatus): boolean {
   return TRANSIENT.has(status);
 }
 
+/**
+ * Statuses the shop considers settled: the server ends a status subscription
+ * there. Until then the order page follows the order live (PAID may still be
+ * shipped or refunded).
+ */
+const SETTLED: ReadonlySet<OrderStatus> = new Set<OrderStatus>(['DELIVERED', 'CANCELLED', 'REFUNDED']);
+
+export function isSettled(status: OrderStatus): boolean {
+  return SETTLED.has(status);
+}
+
 /** Statuses a customer may cancel from (after payment, cancelling refunds). */
 const CANCELLABLE: ReadonlySet<OrderStatus> = new Set<OrderStatus>([
   'PENDING',

@@ -65,6 +65,7 @@ impl Service {
         );
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = Workers::new();
+        platform::metrics::spawn_pool_metrics(&mut workers, &pool);
         // Live order status: this replica hears every replica's changes.
         let (feed, listen_pool) = (orders.feed().clone(), pool.clone());
         workers.spawn("order-status-listener", move |ctx| {

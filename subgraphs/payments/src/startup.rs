@@ -65,6 +65,7 @@ impl Service {
         );
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = Workers::new();
+        platform::metrics::spawn_pool_metrics(&mut workers, &pool);
         if config.event_workers {
             let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "payments");
             events.spawn_relay(&mut workers, Arc::new(PgOutbox::new(pool)));

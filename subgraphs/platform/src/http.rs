@@ -89,8 +89,10 @@ async fn graphql<E: Executor>(
         });
         return event_stream(responses).into_response();
     }
+    let (operation, started) = (request.operation_name.clone(), std::time::Instant::now());
     let mut response = state.executor.execute(request).await;
     classify(&mut response);
+    crate::metrics::graphql_operation(operation.as_deref(), started, !response.errors.is_empty());
     GraphQLResponse::from(response).into_response()
 }
 

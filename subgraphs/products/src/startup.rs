@@ -52,7 +52,7 @@ impl Service {
             )?
             .with_jwks_url(config.jwks_url.as_deref()),
         );
-        let (store, ledger, ready) = connect_store(&config).await?;
+        let (store, ledger, ready, pool) = connect_store(&config).await?;
         if config.seed_demo {
             crate::seed::seed_if_empty(store.as_ref()).await?;
         }
@@ -68,11 +68,14 @@ impl Service {
             ready,
         });
         let server = Server::bind(&config.host, config.port, router).await?;
-        let workers = if config.event_workers {
+        let mut workers = if config.event_workers {
             start_event_workers(&config, ledger)
         } else {
             Workers::new()
         };
+        if let Some(pool) = &pool {
+            platform::metrics::spawn_pool_metrics(&mut workers, pool);
+        }
         Ok(Service { server, workers })
     }
 
@@ -97,10 +100,17 @@ impl Service {
     }
 }
 
+/// A products store: the catalogue, the stock ledger, the readiness check
+/// and, on PostgreSQL, the pool (for its metrics).
+pub type Store = (
+    Arc<dyn CatalogStore>,
+    Arc<dyn StockLedger>,
+    ReadinessCheck,
+    Option<sqlx::PgPool>,
+);
+
 /// Opens the store the URL's scheme names, with its readiness check.
-pub async fn connect_store(
-    config: &Config,
-) -> anyhow::Result<(Arc<dyn CatalogStore>, Arc<dyn StockLedger>, ReadinessCheck)> {
+pub async fn connect_store(config: &Config) -> anyhow::Result<Store> {
     if config.uses_mongodb() {
         let mongo = Arc::new(
             MongoCatalogStore::connect(&config.database_url, &config.mongodb_database).await?,
@@ -113,13 +123,14 @@ pub async fn connect_store(
             let store = ping.clone();
             Box::pin(async move { store.ping().await.map_err(|e| format!("mongodb: {e}")) })
         });
-        Ok((store, ledger, ready))
+        Ok((store, ledger, ready, None))
     } else {
         let store = Arc::new(
             PgCatalogStore::connect(&config.database_url, config.db_max_connections).await?,
         );
         let ready = postgres_ready(store.pool().clone());
-        Ok((store.clone(), store, ready))
+        let pool = store.pool().clone();
+        Ok((store.clone(), store, ready, Some(pool)))
     }
 }
 

@@ -385,32 +385,45 @@ pub async fn change_status(
     to: OrderStatus,
     reason: Option<&str>,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = $2",
+    let placed_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = $2
+         RETURNING created_at",
     )
     .bind(id)
     .bind(from.as_str())
     .bind(to.as_str())
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if done.rows_affected() == 0 {
+    let Some(placed_at) = placed_at else {
         return Err(Error::conflict(format!(
             "order {id} is no longer {}",
             from.as_str()
         )));
-    }
+    };
     if from != to {
         record_status(conn, id, to, reason).await?;
+        // The saga's end: paid, or cancelled before it was (counted in the
+        // transaction; a rare rollback counts once too many).
+        if matches!(to, OrderStatus::Paid | OrderStatus::Cancelled) && from != OrderStatus::Paid {
+            let took = (chrono::Utc::now() - placed_at)
+                .to_std()
+                .unwrap_or_default();
+            metrics::histogram!("order_saga_duration_seconds", "outcome" => to.as_str())
+                .record(took.as_secs_f64());
+        }
     }
     Ok(())
 }
 
+/// Records `status` in the order's history and counts it
+/// (`orders_status_changes_total{status}`).
 async fn record_status(
     conn: &mut PgConnection,
     id: Uuid,
     status: OrderStatus,
     reason: Option<&str>,
 ) -> Result<()> {
+    metrics::counter!("orders_status_changes_total", "status" => status.as_str()).increment(1);
     sqlx::query("INSERT INTO order_status_history (order_id, status, reason) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(status.as_str())
