@@ -477,7 +477,7 @@ async fn every_shop_metric_of_the_alerts_and_the_dashboard_is_emitted_by_the_ser
     // The counters only failures create. A message no consumer can read, sent
     // where orders consumes: the consumer dead-letters it.
     let key = events::topology::Topology::keys_of("orders")[0];
-    let conn = events::amqp::connect(&events::testing::amqp_url(), "observability-test")
+    let conn = events::amqp::connect(&testkit::bus::amqp_url(), "observability-test")
         .await
         .unwrap();
     let channel = events::amqp::confirm_channel(&conn).await.unwrap();

@@ -16,9 +16,9 @@ use e2e::processes::{
     assert_every_order_paid_once, env, free_port, place_order_retrying, ServiceProcess,
 };
 use e2e::token;
-use events::testing::TestBus;
 use platform::auth::Role;
-use platform::testing::{fresh_database_url, test_keys, with_port, GraphqlClient, TcpProxy};
+use testkit::bus::TestBus;
+use testkit::{fresh_database_url, test_keys, with_port, GraphqlClient, TcpProxy};
 
 use uuid::Uuid;
 

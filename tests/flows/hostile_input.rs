@@ -172,7 +172,7 @@ async fn control_characters_in_any_mutation_argument_are_a_client_error() {
                 let res = shop
                     .query(&query, Value::Object(vars.clone()), Some(&admin))
                     .await;
-                let code = platform::testing::first_error_code(&res);
+                let code = testkit::first_error_code(&res);
                 assert_eq!(
                     code.as_deref(),
                     Some("BAD_USER_INPUT"),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::repo_root;
-use platform::testing::{fresh_database_url, test_keys};
+use testkit::{fresh_database_url, test_keys};
 
 fn binary(name: &str) -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use e2e::live::{SseSubscription, WsSubscription};
 use e2e::{Shop, ShopOptions};
-use platform::testing::{first_error_code, test_keys, GraphqlClient};
 use serde_json::{json, Value};
+use testkit::{first_error_code, test_keys, GraphqlClient};
 use uuid::Uuid;
 
 const WATCH: &str = "subscription($id: ID!) {

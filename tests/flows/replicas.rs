@@ -13,10 +13,10 @@ use e2e::processes::{
     assert_every_order_paid_once, env, free_port, place_order_retrying, ServiceProcess,
 };
 use e2e::{spawn_router, token};
-use events::testing::TestBus;
 use platform::auth::Role;
-use platform::testing::{fresh_database_url, test_keys, GraphqlClient, TcpProxy};
 use serde_json::json;
+use testkit::bus::TestBus;
+use testkit::{fresh_database_url, test_keys, GraphqlClient, TcpProxy};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -42,7 +42,7 @@ async fn with_two_replicas_of_each_service_a_killed_replica_loses_no_order_and_d
             .collect();
         balancers.insert(name, TcpProxy::balance(&upstreams).await.expect("balancer"));
     }
-    let amqp = events::testing::amqp_url();
+    let amqp = testkit::bus::amqp_url();
     let mut replicas: Vec<[ServiceProcess; 2]> = Vec::new();
     for name in names {
         let prefix_var = name.to_uppercase();

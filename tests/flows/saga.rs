@@ -131,7 +131,7 @@ async fn sagas_complete_once_when_the_broker_drops_every_connection_midway() {
     }
     // Mid-saga: the broker closes every connection of this shop's services.
     let prefix = shop.bus.prefix();
-    let closed = tokio::task::spawn_blocking(move || events::testing::close_connections(&prefix))
+    let closed = tokio::task::spawn_blocking(move || testkit::bus::close_connections(&prefix))
         .await
         .unwrap();
     assert!(

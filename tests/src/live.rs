@@ -1,8 +1,8 @@
 //! Subscription clients, as a frontend would use them: GraphQL over
-//! Server-Sent Events (`platform::testing::SseSubscription`) and over
+//! Server-Sent Events (`testkit::SseSubscription`) and over
 //! WebSocket (graphql-transport-ws).
 
-pub use platform::testing::SseSubscription;
+pub use testkit::SseSubscription;
 
 use std::time::Duration;
 

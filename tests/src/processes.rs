@@ -154,7 +154,7 @@ pub async fn place_order_retrying(
             if let Some(id) = res["data"]["placeOrder"]["id"].as_str() {
                 return id.parse().ok();
             }
-            let code = platform::testing::first_error_code(&res).unwrap_or_default();
+            let code = testkit::first_error_code(&res).unwrap_or_default();
             assert_ne!(code, "BAD_USER_INPUT", "a valid order was refused: {res}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -169,7 +169,7 @@ pub async fn place_order_retrying(
 /// parked. `databases` are the services' database URLs by name.
 pub async fn assert_every_order_paid_once(
     databases: &std::collections::HashMap<&str, String>,
-    bus: &events::testing::TestBus,
+    bus: &testkit::bus::TestBus,
     orders: &[(Uuid, i64)],
     sku: &str,
     initial_stock: i64,

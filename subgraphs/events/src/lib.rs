@@ -16,7 +16,6 @@ pub mod envelope;
 pub mod outbox;
 pub mod permissions;
 pub mod relay;
-pub mod testing;
 pub mod topology;
 pub mod workers;
 

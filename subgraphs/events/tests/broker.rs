@@ -36,7 +36,7 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Harness {
-        let url = platform::testing::fresh_database_url("events");
+        let url = testkit::fresh_database_url("events");
         let pool = platform::db::connect(&url, &events::MIGRATOR, 10)
             .await
             .expect("database");
@@ -420,7 +420,7 @@ async fn relay_and_consumer_survive_the_broker_closing_their_connections() {
     assert_eq!(h.wait_applied(20).await.len(), 20);
 
     let prefix = h.prefix.clone();
-    let closed = tokio::task::spawn_blocking(move || events::testing::close_connections(&prefix))
+    let closed = tokio::task::spawn_blocking(move || testkit::bus::close_connections(&prefix))
         .await
         .unwrap();
     assert!(
@@ -645,13 +645,11 @@ impl Handler for ProxiedHandler {
 #[tokio::test]
 async fn while_the_database_is_unreachable_events_wait_and_none_is_dead_lettered() {
     let h = Harness::new().await;
-    let proxy = platform::testing::TcpProxy::start("127.0.0.1:5432")
-        .await
-        .unwrap();
+    let proxy = testkit::TcpProxy::start("127.0.0.1:5432").await.unwrap();
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(1))
-        .connect(&platform::testing::with_port(&h.url, proxy.port()))
+        .connect(&testkit::with_port(&h.url, proxy.port()))
         .await
         .unwrap();
     let handler = Arc::new(ProxiedHandler {

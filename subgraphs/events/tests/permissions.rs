@@ -4,10 +4,10 @@
 //! checked, not declared).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use events::testing::TestBus;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
+use testkit::bus::TestBus;
 
 /// Publishes an empty message as `url`'s user and waits for the broker's verdict.
 async fn publish(url: &str, exchange: &str, key: &str) -> Result<(), lapin::Error> {

@@ -515,7 +515,7 @@ pub fn public_pem_of(key: &rsa::RsaPrivateKey) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::test_keys;
+    use testkit::test_keys;
 
     fn signer(ttl: Duration) -> TokenSigner {
         let keys = test_keys();

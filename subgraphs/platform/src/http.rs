@@ -685,7 +685,7 @@ mod tests {
 
     #[tokio::test]
     async fn graphiql_is_served_in_development_only() {
-        let keys = crate::testing::test_keys();
+        let keys = testkit::test_keys();
         let verifier = Arc::new(JwtVerifier::from_public_pem(&keys.public_pem).expect("key"));
         struct Query;
         #[async_graphql::Object]

@@ -19,7 +19,6 @@ pub mod money;
 pub mod openapi;
 pub mod pagination;
 pub mod telemetry;
-pub mod testing;
 pub mod workers;
 
 pub use error::{Error, Result};

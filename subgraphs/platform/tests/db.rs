@@ -1,7 +1,7 @@
 //! The database helpers against the real PostgreSQL.
 
-use platform::testing::{fresh_database_url, QueryCounter};
 use sqlx::migrate::Migrator;
+use testkit::{fresh_database_url, QueryCounter};
 
 #[tokio::test]
 async fn a_missing_database_is_created_and_its_statements_are_counted() {

@@ -92,6 +92,11 @@ impl Service {
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = Workers::new();
         platform::metrics::spawn_pool_metrics(&mut workers, &pool);
+        // Throttling rows that count for nothing any more are deleted.
+        let throttle_pool = pool.clone();
+        workers.spawn("throttle-pruner", move |ctx| {
+            prune_throttle(throttle_pool.clone(), ctx.token)
+        });
         if config.event_workers {
             let events = EventWorkers::new(&config.amqp_url, &config.events_prefix, "users");
             events.spawn_relay(&mut workers, Arc::new(PgOutbox::new(pool)));
@@ -141,4 +146,25 @@ fn split_pems(text: &str) -> Vec<String> {
         .filter(|block| block.contains("-----BEGIN PUBLIC KEY-----"))
         .map(|block| format!("{block}\n"))
         .collect()
+}
+
+/// How often old throttling rows are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Deletes throttling rows older than any scope remembers, every
+/// [`PRUNE_EVERY`], until `token` is cancelled (safe on every replica at once).
+async fn prune_throttle(pool: sqlx::PgPool, token: tokio_util::sync::CancellationToken) {
+    loop {
+        match crate::store::prune_attempts(&pool, crate::domain::throttle::Scope::longest_memory())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "pruned old sign-in attempts"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old sign-in attempts"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+            () = token.cancelled() => return,
+        }
+    }
 }

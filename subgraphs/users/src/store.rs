@@ -391,6 +391,20 @@ pub async fn forgive_attempt(
     Ok(())
 }
 
+/// Deletes the attempts that count for nothing any more: counted before
+/// `older_than` and not locked now. Returns how many went.
+pub async fn prune_attempts(pool: &PgPool, older_than: std::time::Duration) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM auth_throttle
+         WHERE window_started_at < now() - make_interval(secs => $1)
+           AND (locked_until IS NULL OR locked_until < now())",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Forgets the attempts of `scope`/`key` (a successful sign-in).
 pub async fn clear_attempts(
     pool: &PgPool,

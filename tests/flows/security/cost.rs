@@ -33,7 +33,7 @@ async fn an_expensive_query_is_refused_by_the_router_before_any_subgraph_and_by_
         .map(str::to_string);
     let body: Value = res.json().await.expect("json");
     assert_eq!(
-        platform::testing::first_error_code(&body).as_deref(),
+        testkit::first_error_code(&body).as_deref(),
         Some("COST_ESTIMATED_TOO_EXPENSIVE"),
         "{body}"
     );
@@ -46,7 +46,7 @@ async fn an_expensive_query_is_refused_by_the_router_before_any_subgraph_and_by_
 
     // The subgraph bounds cost with the real page sizes: what the router's
     // estimate lets through, and callers inside the network, stop there.
-    let direct = platform::testing::GraphqlClient::local(shop.products.port)
+    let direct = testkit::GraphqlClient::local(shop.products.port)
         .query(EXPENSIVE, json!({}), None)
         .await;
     let message = direct["errors"][0]["message"].as_str().unwrap_or_default();

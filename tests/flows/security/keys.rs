@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use platform::auth::{Role, TokenSigner};
-use platform::testing::{fresh_database_url, new_test_keys, test_keys, GraphqlClient, TestKeys};
 use serde_json::json;
+use testkit::{fresh_database_url, new_test_keys, test_keys, GraphqlClient, TestKeys};
 use uuid::Uuid;
 
 fn admin_token(keys: &TestKeys) -> String {
@@ -90,7 +90,7 @@ async fn a_rotated_key_invalidates_no_valid_token_and_an_unknown_key_opens_nothi
     );
     let res = create(admin_token(&stranger), "never").await;
     assert_eq!(
-        platform::testing::first_error_code(&res).as_deref(),
+        testkit::first_error_code(&res).as_deref(),
         Some("UNAUTHENTICATED"),
         "{res}"
     );
@@ -128,7 +128,7 @@ async fn a_rotated_key_invalidates_no_valid_token_and_an_unknown_key_opens_nothi
         )
         .await;
     assert_eq!(
-        platform::testing::first_error_code(&res).as_deref(),
+        testkit::first_error_code(&res).as_deref(),
         Some("UNAUTHENTICATED"),
         "a stranger's key at the router: {res}"
     );

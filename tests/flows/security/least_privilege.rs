@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use e2e::processes::{env, free_port, ServiceProcess};
 use e2e::{repo_root, spawn_router};
-use events::testing::TestBus;
 use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;
-use platform::testing::{test_keys, GraphqlClient};
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
+use testkit::bus::TestBus;
+use testkit::{test_keys, GraphqlClient};
 
 const SERVICES: [&str; 4] = ["users", "products", "orders", "payments"];
 

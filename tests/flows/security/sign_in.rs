@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use e2e::{Shop, ShopOptions};
 use platform::auth::{Role, TokenSigner};
-use platform::testing::{first_error_code, new_test_keys, test_keys};
 use serde_json::{json, Value};
+use testkit::{first_error_code, new_test_keys, test_keys};
 use uuid::Uuid;
 
 const LOGIN: &str =
@@ -111,7 +111,7 @@ async fn a_request_with_two_sign_ins_is_refused() {
     shop.stop().await;
 }
 
-fn signed_by(keys: &platform::testing::TestKeys, ttl: Duration) -> String {
+fn signed_by(keys: &testkit::TestKeys, ttl: Duration) -> String {
     TokenSigner::from_pem(&keys.private_pem, &keys.public_pem, ttl)
         .expect("signer")
         .sign(Uuid::now_v7(), Role::Admin)

@@ -3,8 +3,8 @@
 //! development runs those and any other.
 
 use e2e::{repo_root, spawn_router_with, Shop};
-use platform::testing::first_error_code;
 use serde_json::{json, Value};
+use testkit::first_error_code;
 
 /// The storefront's manifest (`npm run codegen` in storefront/; scripts/test
 /// runs it): `{ "<sha256>": "<document>" }`.

@@ -2,8 +2,8 @@
 
 use std::sync::atomic::Ordering;
 
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 use uuid::Uuid;
 
 use crate::helpers::spawn_app;

@@ -1,8 +1,8 @@
 //! Placing orders: from the cart or explicit items, idempotency, bad input.
 
 use platform::auth::Role;
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 use uuid::Uuid;
 
 use crate::helpers::{

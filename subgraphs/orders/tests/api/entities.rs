@@ -1,7 +1,7 @@
 //! Federation: `Order` as an entity and `User.orders` with pagination.
 
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 use uuid::Uuid;
 
 use crate::helpers::{order_id, place, spawn_app};

@@ -13,9 +13,9 @@ use orders::orders::Orders;
 use orders::startup::Service;
 use orders::store::{OrderStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner, Viewer};
-use platform::testing::{fresh_database_url, test_keys, GraphqlClient};
 use platform::{Currency, Error, Money};
 use serde_json::{json, Value};
+use testkit::{fresh_database_url, test_keys, GraphqlClient};
 use uuid::Uuid;
 
 /// A catalogue of fixed prices and stock; it can be switched "down".

@@ -3,8 +3,8 @@
 use orders::domain::{OrderStatus, Trigger};
 use orders::orders::ChangeContext;
 use platform::auth::Role;
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 use uuid::Uuid;
 
 use crate::helpers::{order_id, place, spawn_app, user, TestApp};

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use orders::domain::Trigger;
 use orders::orders::ChangeContext;
-use platform::testing::{first_error_code, SseSubscription};
 use serde_json::json;
+use testkit::{first_error_code, SseSubscription};
 use uuid::Uuid;
 
 use crate::helpers::{order_id, place, spawn_app, user};

@@ -3,8 +3,8 @@
 
 use async_graphql::Request;
 use platform::auth::Auth;
-use platform::testing::QueryCounter;
 use serde_json::{json, Value};
+use testkit::QueryCounter;
 use uuid::Uuid;
 
 use crate::helpers::{order_id, place, spawn_app_with, test_config};

@@ -7,9 +7,9 @@ use events::catalogue::{
     OrderCancelled, OrderPaid, OrderPlaced, PaymentFailed, PaymentRefunded, PaymentRequested,
     PaymentSucceeded, RejectedLine, ReservedLine, StockRejected, StockReserved,
 };
-use events::testing::TestBus;
 use orders::domain::OrderStatus;
 use platform::{Currency, Money};
+use testkit::bus::TestBus;
 use uuid::Uuid;
 
 use crate::helpers::{order_id, place, spawn_app_with, test_config, TestApp};
@@ -355,7 +355,7 @@ async fn an_admin_refund_moves_a_paid_order_and_a_refunded_order_is_never_shippe
         .query(SHIP, serde_json::json!({"id": id}), Some(&app.admin.token))
         .await;
     assert_eq!(
-        platform::testing::first_error_code(&res).as_deref(),
+        testkit::first_error_code(&res).as_deref(),
         Some("CONFLICT"),
         "{res}"
     );

@@ -11,5 +11,5 @@ async fn the_schema_matches_the_committed_sdl() {
     let sdl = schema.sdl_with_options(SDLExportOptions::new().federation().compose_directive());
     assert!(sdl.contains("type Order @key(fields: \"id\")"), "{sdl}");
     assert!(sdl.contains("type User @key(fields: \"id\")"), "{sdl}");
-    platform::testing::assert_schema("orders", &sdl);
+    testkit::assert_schema("orders", &sdl);
 }

@@ -1,8 +1,8 @@
 //! Federation: `Order.payment` and `Payment` resolved as entities, with ownership.
 
 use platform::auth::Role;
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 use uuid::Uuid;
 
 use crate::helpers::{charge_request, spawn_app, user};

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use events::catalogue::{OrderCancelled, PaymentRequested};
-use events::testing::TestBus;
 use events::{Envelope, Event, RawEnvelope};
 use payments::config::Config;
 use payments::domain::Payment;
@@ -19,9 +18,10 @@ use payments::provider::{
 use payments::startup::Service;
 use payments::store::{PaymentStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner};
-use platform::testing::{first_error_code, fresh_database_url, test_keys, GraphqlClient};
 use platform::{Currency, Money};
 use serde_json::Value;
+use testkit::bus::TestBus;
+use testkit::{first_error_code, fresh_database_url, test_keys, GraphqlClient};
 use uuid::Uuid;
 
 /// The simulated provider, counting charges; it can be told to fail

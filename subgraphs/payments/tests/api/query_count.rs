@@ -3,8 +3,8 @@
 
 use async_graphql::Request;
 use platform::auth::{Auth, Role, Viewer};
-use platform::testing::QueryCounter;
 use serde_json::json;
+use testkit::QueryCounter;
 use uuid::Uuid;
 
 use crate::helpers::{charge_request, spawn_app};

@@ -10,5 +10,5 @@ async fn the_schema_matches_the_committed_sdl() {
     let schema = payments::graphql::build_schema(app.payments.clone());
     let sdl = schema.sdl_with_options(SDLExportOptions::new().federation().compose_directive());
     assert!(sdl.contains("type Payment @key(fields: \"id\")"), "{sdl}");
-    platform::testing::assert_schema("payments", &sdl);
+    testkit::assert_schema("payments", &sdl);
 }

@@ -1,9 +1,9 @@
 //! Administrators managing the catalogue through GraphQL, and everyone else
 //! being kept out; invalid input and conflicts get precise error codes.
 
-use platform::testing::first_error_code;
 use products::store::StockChange;
 use serde_json::{json, Value};
+use testkit::first_error_code;
 
 use crate::helpers::{product_input, spawn_app, TestApp, CREATE_PRODUCT};
 

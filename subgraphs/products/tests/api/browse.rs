@@ -1,8 +1,8 @@
 //! Shoppers browsing the catalogue through GraphQL: by category page by page,
 //! searching, filtering by price and stock, and sorting.
 
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 
 use crate::helpers::{field, nodes, product_input, spawn_app, TestApp};
 

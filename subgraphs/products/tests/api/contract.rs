@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use platform::pagination::PageRequest;
-use platform::testing::fresh_database_url;
 use platform::{Currency, Money};
 use products::domain::{
     now, Attribute, Category, Product, ProductChanges, ProductCursor, ProductFilter,
@@ -16,6 +15,7 @@ use products::domain::{
 use products::store::mongo::MongoCatalogStore;
 use products::store::postgres::PgCatalogStore;
 use products::store::{CatalogStore, StockChange};
+use testkit::fresh_database_url;
 use uuid::Uuid;
 
 type Store = Arc<dyn CatalogStore>;
@@ -635,12 +635,12 @@ mod ledger {
     };
     use events::consumer::HandlerError;
     use events::{Envelope, Event, EventMeta, RawEnvelope};
-    use platform::testing::fresh_database_url;
     use platform::{Currency, Money};
     use products::domain::now;
     use products::store::mongo::MongoCatalogStore;
     use products::store::postgres::PgCatalogStore;
     use products::store::{Applied, CatalogStore, StockLedger};
+    use testkit::fresh_database_url;
     use uuid::Uuid;
 
     struct Stores {

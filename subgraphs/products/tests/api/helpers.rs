@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platform::auth::{Role, TokenSigner};
-use platform::testing::{fresh_database_url, test_keys, GraphqlClient};
 use products::config::Config;
 use products::startup::Service;
 use products::store::postgres::PgCatalogStore;
 use products::store::CatalogStore;
 use serde_json::{json, Value};
+use testkit::{fresh_database_url, test_keys, GraphqlClient};
 use uuid::Uuid;
 
 /// A running service and the means to call it.

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Request, Variables};
-use platform::testing::{fresh_database_url, QueryCounter};
 use products::catalog::Catalog;
 use products::graphql::{build_schema, ProductsSchema};
 use products::seed::{demo_catalogue, seed_demo};
 use products::store::postgres::PgCatalogStore;
 use serde_json::{json, Value};
+use testkit::{fresh_database_url, QueryCounter};
 
 const ENTITIES: &str = "query($representations: [_Any!]!) {
   _entities(representations: $representations) { ... on Product { sku category { name } } }

@@ -8,9 +8,9 @@ use events::catalogue::{
     OrderCancelled, OrderLine, OrderPaid, OrderPlaced, ReleaseReason, StockRejected, StockReleased,
     StockReserved,
 };
-use events::testing::TestBus;
 use events::{Event, RawEnvelope};
 use serde_json::json;
+use testkit::bus::TestBus;
 use uuid::Uuid;
 
 use crate::helpers::{product_input, spawn_app_with, test_config, TestApp};

@@ -71,5 +71,5 @@ fn the_schema_matches_the_committed_sdl() {
     let sdl = sdl(&schema);
     assert!(sdl.contains(r#"type Product @key(fields: "id")"#), "{sdl}");
     assert!(sdl.contains(r#"type Category @key(fields: "id")"#), "{sdl}");
-    platform::testing::assert_schema("products", &sdl);
+    testkit::assert_schema("products", &sdl);
 }

@@ -16,6 +16,26 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 3] = [
+        Scope::LoginAccount,
+        Scope::LoginAddress,
+        Scope::SignupAddress,
+    ];
+
+    /// The longest any scope counts or locks: a row older than this, and not
+    /// locked, counts for nothing any more.
+    pub fn longest_memory() -> Duration {
+        Scope::ALL
+            .iter()
+            .map(|s| {
+                let p = s.policy();
+                p.window.max(p.lock_for)
+            })
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
     /// The stored name.
     pub fn as_str(&self) -> &'static str {
         match self {

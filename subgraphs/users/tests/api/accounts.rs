@@ -1,7 +1,7 @@
 //! Signing up, signing in, profiles and addresses.
 
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 
 use crate::helpers::{spawn_app, LOGIN, REGISTER};
 
@@ -175,7 +175,7 @@ async fn a_customer_keeps_a_profile_and_addresses_others_cannot_touch() {
 
 #[tokio::test]
 async fn registering_announces_user_registered_through_the_outbox() {
-    let bus = events::testing::TestBus::new().await;
+    let bus = testkit::bus::TestBus::new().await;
     let mut config = crate::helpers::test_config();
     config.event_workers = true;
     config.events_prefix = bus.prefix();

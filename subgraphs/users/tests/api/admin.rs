@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use platform::testing::first_error_code;
 use serde_json::{json, Value};
+use testkit::first_error_code;
 
 use crate::helpers::spawn_app;
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use platform::testing::{fresh_database_url, test_keys, GraphqlClient};
 use serde_json::{json, Value};
+use testkit::{fresh_database_url, test_keys, GraphqlClient};
 use users::accounts::Accounts;
 use users::config::Config;
 use users::startup::Service;

@@ -10,5 +10,5 @@ async fn the_schema_matches_the_committed_sdl() {
     let schema = users::graphql::build_schema(app.accounts.clone());
     let sdl = schema.sdl_with_options(SDLExportOptions::new().federation().compose_directive());
     assert!(sdl.contains("type User @key(fields: \"id\")"), "{sdl}");
-    platform::testing::assert_schema("users", &sdl);
+    testkit::assert_schema("users", &sdl);
 }

@@ -22,7 +22,7 @@ async fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -
 }
 
 fn code(res: &Value) -> Option<String> {
-    platform::testing::first_error_code(res)
+    testkit::first_error_code(res)
 }
 
 #[tokio::test]
@@ -142,4 +142,29 @@ async fn one_request_carries_at_most_one_sign_in() {
     // One is fine.
     let res = login_from(&app, "192.0.2.3", "ada@example.com", "correct horse 1").await;
     assert!(res["data"]["login"]["accessToken"].is_string(), "{res}");
+}
+
+#[tokio::test]
+async fn attempts_that_count_for_nothing_any_more_are_pruned_and_live_locks_kept() {
+    let app = spawn_app_with(test_config()).await;
+    let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO auth_throttle (scope, key, failures, window_started_at, locked_until) VALUES
+           ('login-account', 'old@example.com', 9, now() - interval '3 hours', NULL),
+           ('login-account', 'lock-over@example.com', 12, now() - interval '3 hours', now() - interval '1 hour'),
+           ('login-address', '192.0.2.9', 60, now() - interval '3 hours', now() + interval '10 minutes'),
+           ('login-account', 'recent@example.com', 2, now() - interval '5 minutes', NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let memory = users::domain::throttle::Scope::longest_memory();
+    assert_eq!(memory, std::time::Duration::from_secs(60 * 60));
+    let pruned = users::store::prune_attempts(&pool, memory).await.unwrap();
+    assert_eq!(pruned, 2, "the old row and the one whose lock ran out");
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM auth_throttle ORDER BY key")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["192.0.2.9", "recent@example.com"]);
 }

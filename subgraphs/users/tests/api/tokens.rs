@@ -3,8 +3,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use platform::auth::{Jwks, JwtVerifier};
-use platform::testing::first_error_code;
 use serde_json::json;
+use testkit::first_error_code;
 
 use crate::helpers::spawn_app;
 
@@ -30,11 +30,10 @@ async fn the_jwks_verifies_issued_tokens() {
     .unwrap();
     assert_eq!(header["alg"], "RS256");
     assert_eq!(header["kid"], jwks.keys[0].kid.as_str());
-    let verifier =
-        JwtVerifier::from_public_pem(&platform::testing::test_keys().public_pem).unwrap();
+    let verifier = JwtVerifier::from_public_pem(&testkit::test_keys().public_pem).unwrap();
     assert_eq!(verifier.verify(&access).unwrap().user_id.to_string(), id);
     assert_eq!(
-        platform::auth::key_id(&platform::testing::test_keys().public_pem).unwrap(),
+        platform::auth::key_id(&testkit::test_keys().public_pem).unwrap(),
         jwks.keys[0].kid
     );
 }

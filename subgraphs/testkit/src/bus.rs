@@ -8,9 +8,9 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
 use lapin::Connection;
 use rand::distributions::{Alphanumeric, DistString};
 
-use crate::catalogue::Event;
-use crate::envelope::{Envelope, EventMeta, RawEnvelope};
-use crate::topology::Topology;
+use events::catalogue::Event;
+use events::envelope::{Envelope, EventMeta, RawEnvelope};
+use events::topology::Topology;
 
 /// The broker tests use: `AMQP_URL` or the local RabbitMQ.
 pub fn amqp_url() -> String {
@@ -35,7 +35,7 @@ impl TestBus {
                 .to_lowercase()
         );
         let topology = Topology::with_prefix(prefix.clone());
-        let conn = crate::amqp::connect(&amqp_url(), &format!("{prefix}harness"))
+        let conn = events::amqp::connect(&amqp_url(), &format!("{prefix}harness"))
             .await
             .expect("broker");
         let channel = conn.create_channel().await.expect("channel");
@@ -61,7 +61,7 @@ impl TestBus {
     /// Publishes an envelope as it is (to send the same event twice).
     #[allow(clippy::expect_used)]
     pub async fn publish_raw(&self, raw: &RawEnvelope) {
-        let channel = crate::amqp::confirm_channel(&self.conn)
+        let channel = events::amqp::confirm_channel(&self.conn)
             .await
             .expect("channel");
         channel
@@ -70,7 +70,7 @@ impl TestBus {
                 raw.kind.clone().into(),
                 BasicPublishOptions::default(),
                 &serde_json::to_vec(raw).expect("json"),
-                crate::amqp::properties(raw).expect("properties"),
+                events::amqp::properties(raw).expect("properties"),
             )
             .await
             .expect("publish")
@@ -135,18 +135,18 @@ impl TestBus {
 
     /// What `service` dead-lettered (left in its dead-letter queue).
     #[allow(clippy::expect_used)]
-    pub async fn dead_letters(&self, service: &str) -> Vec<crate::dlq::DeadLetter> {
-        crate::dlq::list(&self.conn, &self.topology, service, 100)
+    pub async fn dead_letters(&self, service: &str) -> Vec<events::dlq::DeadLetter> {
+        events::dlq::list(&self.conn, &self.topology, service, 100)
             .await
             .expect("list the dead-letter queue")
     }
 
     /// Gives each service its own broker user on this topology, with the
-    /// least privilege of [`crate::permissions::grants`] and a random password.
+    /// least privilege of [`events::permissions::grants`] and a random password.
     #[allow(clippy::expect_used)]
     pub async fn provision_users(&self) -> BrokerUsers {
         let management = management();
-        let grants = crate::permissions::grants(&self.topology);
+        let grants = events::permissions::grants(&self.topology);
         let passwords: std::collections::HashMap<String, String> = grants
             .iter()
             .map(|g| {
@@ -154,7 +154,7 @@ impl TestBus {
                 (g.service.to_string(), password)
             })
             .collect();
-        crate::permissions::provision(&management, &grants, |service| {
+        events::permissions::provision(&management, &grants, |service| {
             passwords
                 .get(service)
                 .cloned()
@@ -218,9 +218,9 @@ pub fn close_connections(prefix: &str) -> usize {
 
 /// The management API of the local broker, as its administrator
 /// (`RABBITMQ_MANAGEMENT_URL`, `RABBITMQ_ADMIN_USER`, `RABBITMQ_ADMIN_PASSWORD`).
-pub fn management() -> crate::permissions::Management {
+pub fn management() -> events::permissions::Management {
     let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    crate::permissions::Management {
+    events::permissions::Management {
         url: env("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672"),
         user: env("RABBITMQ_ADMIN_USER", "guest"),
         password: env("RABBITMQ_ADMIN_PASSWORD", "guest"),
@@ -230,8 +230,8 @@ pub fn management() -> crate::permissions::Management {
 
 /// A test's per-service broker users (see [`TestBus::provision_users`]).
 pub struct BrokerUsers {
-    management: crate::permissions::Management,
-    grants: Vec<crate::permissions::Grant>,
+    management: events::permissions::Management,
+    grants: Vec<events::permissions::Grant>,
     passwords: std::collections::HashMap<String, String>,
 }
 
@@ -253,6 +253,6 @@ impl BrokerUsers {
 
     /// Deletes the users.
     pub async fn remove(self) {
-        let _ = crate::permissions::remove(&self.management, &self.grants).await;
+        let _ = events::permissions::remove(&self.management, &self.grants).await;
     }
 }

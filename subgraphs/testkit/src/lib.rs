@@ -1,5 +1,12 @@
-//! Helpers for integration tests: a fresh PostgreSQL database per test and a
-//! development RSA key pair generated once per test process.
+//! The test kit: helpers for tests only, never a dependency of a service
+//! (every crate takes it as a dev-dependency). A fresh PostgreSQL database per
+//! test, a development RSA key pair generated once per test process, a GraphQL
+//! client (also over Server-Sent Events), a SQL statement counter, schema
+//! assertions, TCP proxies to cut a connection, and (`bus`) a private corner of
+//! the real broker.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+pub mod bus;
 
 use std::sync::OnceLock;
 
@@ -33,7 +40,7 @@ pub fn new_test_keys() -> TestKeys {
             .expect("PKCS#8 encoding")
             .to_string();
         #[allow(clippy::expect_used)]
-        let public_pem = crate::auth::public_pem_of(&key).expect("SPKI encoding");
+        let public_pem = platform::auth::public_pem_of(&key).expect("SPKI encoding");
         TestKeys {
             private_pem,
             public_pem,
@@ -49,7 +56,7 @@ pub fn test_server_url() -> String {
 }
 
 /// A URL to a database no other test uses (created on first connect by
-/// [`crate::db::connect`]). Names start with `t_` so `scripts/test` can drop
+/// [`platform::db::connect`]). Names start with `t_` so `scripts/test` can drop
 /// leftovers of earlier runs.
 pub fn fresh_database_url(service: &str) -> String {
     let suffix = Alphanumeric
