@@ -4,31 +4,13 @@
 //! checked, not declared).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
+use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
-use lapin::BasicProperties;
 use testkit::bus::TestBus;
 
 /// Publishes an empty message as `url`'s user and waits for the broker's verdict.
 async fn publish(url: &str, exchange: &str, key: &str) -> Result<(), lapin::Error> {
-    let conn = events::amqp::connect(url, "t-permissions").await?;
-    let channel = events::amqp::confirm_channel(&conn).await?;
-    let outcome = async {
-        channel
-            .basic_publish(
-                exchange.into(),
-                key.into(),
-                BasicPublishOptions::default(),
-                b"{}",
-                BasicProperties::default(),
-            )
-            .await?
-            .await?;
-        Ok(())
-    }
-    .await;
-    let _ = conn.close(200, "done".into()).await;
-    outcome
+    testkit::bus::publish_as(url, exchange, key).await
 }
 
 async fn consume(url: &str, queue: String) -> Result<(), lapin::Error> {

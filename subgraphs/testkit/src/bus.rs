@@ -256,3 +256,27 @@ impl BrokerUsers {
         let _ = events::permissions::remove(&self.management, &self.grants).await;
     }
 }
+
+/// Publishes an empty message to `exchange` with `key` as the user of `url`
+/// and waits for the broker's verdict (`ACCESS_REFUSED` for a key the user may
+/// not publish: see [`events::topology::is_access_refused`]).
+pub async fn publish_as(url: &str, exchange: &str, key: &str) -> Result<(), lapin::Error> {
+    let conn = events::amqp::connect(url, "t-publish-as").await?;
+    let channel = events::amqp::confirm_channel(&conn).await?;
+    let outcome = async {
+        channel
+            .basic_publish(
+                exchange.into(),
+                key.into(),
+                BasicPublishOptions::default(),
+                b"{}",
+                lapin::BasicProperties::default(),
+            )
+            .await?
+            .await?;
+        Ok(())
+    }
+    .await;
+    let _ = conn.close(200, "done".into()).await;
+    outcome
+}

@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use e2e::processes::{env, free_port, ServiceProcess};
 use e2e::{repo_root, spawn_router};
-use lapin::options::BasicPublishOptions;
-use lapin::BasicProperties;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
@@ -40,24 +38,7 @@ fn database_url(prefix: &str, role: &str, service: &str) -> String {
 }
 
 async fn announce_payment(url: &str, exchange: &str) -> Result<(), lapin::Error> {
-    let conn = events::amqp::connect(url, "t-least-privilege").await?;
-    let channel = events::amqp::confirm_channel(&conn).await?;
-    let outcome = async {
-        channel
-            .basic_publish(
-                exchange.into(),
-                "payment.succeeded".into(),
-                BasicPublishOptions::default(),
-                b"{}",
-                BasicProperties::default(),
-            )
-            .await?
-            .await?;
-        Ok(())
-    }
-    .await;
-    let _ = conn.close(200, "done".into()).await;
-    outcome
+    testkit::bus::publish_as(url, exchange, "payment.succeeded").await
 }
 
 #[tokio::test]
