@@ -10,6 +10,7 @@ mod faults;
 mod hostile_input;
 mod lifecycle;
 mod live;
+mod logs;
 mod metrics;
 mod replicas;
 mod saga;

@@ -312,7 +312,9 @@ async fn process(
         id = %event.id,
         kind = %event.kind,
         correlation_id = %correlation,
-        traceparent = amqp::traceparent(&event).unwrap_or(""),
+        trace_id = amqp::traceparent(&event)
+            .and_then(platform::http::trace_id)
+            .unwrap_or("-"),
         redelivered = delivery.redelivered,
         redeliveries,
     );

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::auth::{Auth, JwtVerifier};
 use crate::workers::WorkerHealth;
@@ -313,13 +313,14 @@ pub fn with_common_layers(router: Router) -> Router {
         .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req
-                .headers()
-                .get(CORRELATION_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), correlation_id = %id)
-        }))
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let id = header(CORRELATION_ID).unwrap_or("-");
+            // Checked by sanitize_trace_headers before this span is made.
+            let trace = header("traceparent").and_then(trace_id).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), correlation_id = %id, trace_id = %trace)
+        })
+        // One access-log line per request (status, latency), in the request's span.
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(PropagateRequestIdLayer::new(correlation.clone()))
         .layer(SetRequestIdLayer::new(correlation, MakeRequestUuid))
         .layer(axum::middleware::from_fn(check_request_line))
@@ -339,6 +340,12 @@ pub fn is_valid_correlation_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._+/=:-".contains(&b))
+}
+
+/// The trace id of a W3C `traceparent` (its second field), which every log
+/// line of a request and of the events it causes carries as `trace_id`.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    traceparent.split('-').nth(1).filter(|id| id.len() == 32)
 }
 
 /// Whether `value` is a W3C `traceparent` (version 00 shape, non-zero ids).
@@ -604,6 +611,15 @@ impl Server {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_trace_id_is_the_second_field_of_a_traceparent() {
+        assert_eq!(
+            trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(trace_id("garbage"), None);
+    }
+
     #[test]
     fn the_engines_input_errors_name_the_argument_and_field() {
         assert_eq!(
