@@ -68,7 +68,8 @@ impl ServiceProcess {
         let child = Command::new(binary(self.name))
             .envs(self.env.iter().cloned())
             .env("RUST_LOG", if log { "info" } else { "error" })
-            .stdout(Stdio::null())
+            // The services log to stdout: shown with TEST_LOG.
+            .stdout(if log { Stdio::inherit() } else { Stdio::null() })
             .stderr(if log { Stdio::inherit() } else { Stdio::null() })
             .kill_on_drop(true)
             .spawn()
@@ -178,7 +179,9 @@ pub async fn assert_every_order_paid_once(
     let orders_db = connect("orders").await.expect("orders db");
     let ids: Vec<Uuid> = orders.iter().map(|(id, _)| *id).collect();
     let mut statuses: Vec<(Uuid, String)> = Vec::new();
-    for _ in 0..240 {
+    // Up to 4 minutes: after the faults, an event may wait on the retry
+    // queue's 30 s tier several times over (the redelivery budget is ~15 min).
+    for _ in 0..480 {
         statuses = sqlx::query_as("SELECT id, status FROM orders WHERE id = ANY($1)")
             .bind(&ids)
             .fetch_all(&orders_db)
@@ -191,9 +194,13 @@ pub async fn assert_every_order_paid_once(
     }
     assert_eq!(statuses.len(), ids.len(), "every accepted order exists");
     let unpaid: Vec<&(Uuid, String)> = statuses.iter().filter(|(_, s)| s != "PAID").collect();
+    if !unpaid.is_empty() {
+        eprintln!("{}", saga_state(databases).await);
+    }
     assert!(
         unpaid.is_empty(),
-        "with a good card and plenty of stock every order is paid: {unpaid:?}"
+        "with a good card and plenty of stock every order is paid ({} not): {unpaid:?}",
+        unpaid.len()
     );
     let paid_twice: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT order_id, count(*) FROM order_status_history
@@ -264,4 +271,44 @@ pub async fn assert_every_order_paid_once(
         }
         assert_eq!(left, (0, 0), "{name}: (unpublished, parked) outbox rows");
     }
+}
+
+/// Where the saga stands in each service's database (outbox pending, parked
+/// and published; inbox handled by kind): printed when a fault test fails,
+/// so the failure says which hop stopped.
+pub async fn saga_state(databases: &std::collections::HashMap<&str, String>) -> String {
+    let mut report = String::from("saga state after the faults:\n");
+    let mut names: Vec<&&str> = databases.keys().collect();
+    names.sort();
+    for name in names {
+        let Ok(pool) = sqlx::PgPool::connect(&databases[*name]).await else {
+            report.push_str(&format!("  {name}: database unreachable\n"));
+            continue;
+        };
+        let outbox: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT routing_key,
+                    count(*) FILTER (WHERE published_at IS NULL AND parked_at IS NULL),
+                    count(*) FILTER (WHERE parked_at IS NOT NULL),
+                    count(*) FILTER (WHERE published_at IS NOT NULL)
+             FROM outbox GROUP BY routing_key ORDER BY routing_key",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        for (key, pending, parked, published) in outbox {
+            report.push_str(&format!(
+                "  {name} outbox {key}: {pending} pending, {parked} parked, {published} published\n"
+            ));
+        }
+        let inbox: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT event_type, count(*) FROM inbox GROUP BY event_type ORDER BY event_type",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        for (kind, handled) in inbox {
+            report.push_str(&format!("  {name} inbox {kind}: {handled} handled\n"));
+        }
+    }
+    report
 }

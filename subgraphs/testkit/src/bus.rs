@@ -17,11 +17,14 @@ pub fn amqp_url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| platform::config::default_amqp_url())
 }
 
-/// A test's own exchange and queues on the shared broker.
+/// A test's own exchange and queues on the shared broker, deleted when it is
+/// dropped (a broker left with hundreds of idle quorum queues by a test run
+/// is a slow broker for the tests still running).
 pub struct TestBus {
     /// The prefixed topology (give its prefix to the services under test).
     pub topology: Topology,
     conn: Connection,
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 impl TestBus {
@@ -40,7 +43,11 @@ impl TestBus {
             .expect("broker");
         let channel = conn.create_channel().await.expect("channel");
         topology.declare(&channel).await.expect("declare topology");
-        TestBus { topology, conn }
+        TestBus {
+            topology,
+            conn,
+            deleted: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// The prefix to configure services with.
@@ -174,6 +181,37 @@ impl TestBus {
         if let Ok(channel) = self.conn.create_channel().await {
             let _ = self.topology.delete(&channel).await;
         }
+        self.deleted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for TestBus {
+    fn drop(&mut self) {
+        if self.deleted.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let topology = self.topology.clone();
+        // Drop cannot await, and the test's runtime may be stopping: a thread
+        // with a runtime of its own deletes the topology.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let Ok(conn) = events::amqp::connect(&amqp_url(), "t-cleanup").await else {
+                    return;
+                };
+                if let Ok(channel) = conn.create_channel().await {
+                    let _ = topology.delete(&channel).await;
+                }
+                let _ = conn.close(200, "done".into()).await;
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
