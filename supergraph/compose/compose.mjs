@@ -13,6 +13,13 @@
 // against the new supergraph, whatever the change looks like: a supergraph that breaks
 // one is refused even with --allow-breaking. CLIENTS_DIR points elsewhere.
 //
+// List sizes for the router's cost estimate: every paginated field (an `Int` argument
+// `first` and a `...Connection` result) is annotated, at composition, with
+// `@listSize(slicingArguments: ["first"], sizedFields: ["edges"])` (federation v2.9),
+// so the router counts the page size a query asks for (its default list size, 20 like
+// the services' default page, when it asks for none). The subgraphs need not know:
+// the estimate is the router's business.
+//
 // Subgraph routing URLs default to the local ports; SUBGRAPH_<NAME>_URL overrides one.
 // Breaking changes (removed or retyped fields, removed enum values, a new required
 // argument or input field, ...) are found with @graphql-inspector/core on the public
@@ -21,7 +28,7 @@ import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse, buildSchema, validate, specifiedRules, NoUnusedFragmentsRule, Kind } from "graphql";
+import { parse, buildSchema, validate, specifiedRules, NoUnusedFragmentsRule, Kind, visit } from "graphql";
 import {
   composeServices,
   compositionHasErrors,
@@ -57,6 +64,46 @@ function where(error) {
   return parts.length ? `[${parts.join(" ")}] ` : "";
 }
 
+const named = (type) => (type.kind === Kind.NAMED_TYPE ? type.name.value : named(type.type));
+const string = (value) => ({ kind: Kind.STRING, value });
+
+/** A subgraph's SDL with `@listSize` on its paginated fields (see the header). */
+export function withListSizes(document) {
+  return visit(document, {
+    SchemaExtension(node) {
+      const link = node.directives?.find((d) => d.name.value === "link");
+      if (!link) return undefined;
+      const args = link.arguments.map((arg) => {
+        if (arg.name.value === "url" && arg.value.value?.startsWith("https://specs.apollo.dev/federation/")) {
+          return { ...arg, value: string("https://specs.apollo.dev/federation/v2.9") };
+        }
+        if (arg.name.value === "import" && arg.value.kind === Kind.LIST) {
+          return { ...arg, value: { ...arg.value, values: [...arg.value.values, string("@listSize")] } };
+        }
+        return arg;
+      });
+      return { ...node, directives: node.directives.map((d) => (d === link ? { ...link, arguments: args } : d)) };
+    },
+    FieldDefinition(node) {
+      const first = node.arguments?.find((a) => a.name.value === "first" && named(a.type) === "Int");
+      if (!first || !named(node.type).endsWith("Connection")) return undefined;
+      const list = (values) => ({ kind: Kind.LIST, values: values.map(string) });
+      const arg = (name, value) => ({ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: name }, value });
+      // No assumedSize: it would win over `first` (hive-router's formula).
+      const listSize = {
+        kind: Kind.DIRECTIVE,
+        name: { kind: Kind.NAME, value: "listSize" },
+        arguments: [
+          arg("slicingArguments", list(["first"])),
+          arg("sizedFields", list(["edges"])),
+          arg("requireOneSlicingArgument", { kind: Kind.BOOLEAN, value: false }),
+        ],
+      };
+      return { ...node, directives: [...(node.directives ?? []), listSize] };
+    },
+  });
+}
+
 /** Composes the subgraphs; returns the supergraph SDL or exits with every error. */
 export function compose() {
   const services = SUBGRAPHS.map(({ name, port }) => {
@@ -64,7 +111,7 @@ export function compose() {
     if (!existsSync(file)) fail(`${file} is missing: run the ${name} schema test first`);
     let typeDefs;
     try {
-      typeDefs = parse(readFileSync(file, "utf8"), { noLocation: false });
+      typeDefs = withListSizes(parse(readFileSync(file, "utf8"), { noLocation: false }));
     } catch (e) {
       fail(`subgraph ${name}: ${file} does not parse: ${e.message}`);
     }

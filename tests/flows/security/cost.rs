@@ -37,7 +37,7 @@ async fn an_expensive_query_is_refused_by_the_router_before_any_subgraph_and_by_
         Some("COST_ESTIMATED_TOO_EXPENSIVE"),
         "{body}"
     );
-    assert_eq!(limit.as_deref(), Some("50000"), "the limit is named");
+    assert_eq!(limit.as_deref(), Some("100000"), "the limit is named");
     assert_eq!(
         shop.products.traffic.counts(),
         (0, 0),
@@ -62,5 +62,49 @@ async fn an_expensive_query_is_refused_by_the_router_before_any_subgraph_and_by_
         )
         .await;
     assert!(page["errors"].is_null(), "{page}");
+    shop.stop().await;
+}
+
+/// The router's estimate of `query` (the `X-Cost-Estimated` header).
+async fn estimate(shop: &Shop, query: &str) -> u64 {
+    let res = reqwest::Client::new()
+        .post(format!("{}/graphql", shop.router_url))
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .expect("send");
+    res.headers()
+        .get("x-cost-estimated")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no estimate for {query}"))
+}
+
+#[tokio::test]
+async fn the_estimate_counts_the_page_size_a_query_asks_for() {
+    let shop = Shop::start().await;
+    let page = |first: u32| {
+        format!(
+            "{{ products(first: {first}) {{ edges {{ node {{ name category {{ name }} }} }} }} }}"
+        )
+    };
+    let (five, fifty) = (
+        estimate(&shop, &page(5)).await,
+        estimate(&shop, &page(50)).await,
+    );
+    assert!(
+        fifty >= 9 * five,
+        "50 items cost about ten times 5: {five} vs {fifty}"
+    );
+    let default = estimate(
+        &shop,
+        "{ products { edges { node { name category { name } } } } }",
+    )
+    .await;
+    assert_eq!(
+        default,
+        estimate(&shop, &page(20)).await,
+        "no `first` counts the default page"
+    );
     shop.stop().await;
 }
