@@ -58,14 +58,20 @@ build_router() {
   echo "$CARGO_TARGET_DIR/debug/shop-router"
 }
 
+# npm ci in DIR when it has no node_modules or its lock file is newer.
+npm_ci_when_stale() {
+  local dir=$1
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null) || die "npm ci failed in ${dir#"$ROOT"/}"
+    touch "$dir/node_modules"
+  fi
+}
+
 # Composes the supergraph with the machine's Node (npm ci on first use).
 compose_supergraph() {
   local dir="$ROOT/supergraph/compose"
   command -v node >/dev/null || die "Node.js is needed to compose the supergraph"
-  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
-    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null) || die "npm ci failed in supergraph/compose"
-    touch "$dir/node_modules"
-  fi
+  npm_ci_when_stale "$dir"
   node "$dir/compose.mjs" "$@"
 }
 
@@ -76,10 +82,7 @@ compose_supergraph() {
 build_storefront() {
   local dir="$ROOT/storefront"
   command -v node >/dev/null || die "Node.js is needed to build the storefront"
-  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
-    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null) || die "npm ci failed in storefront"
-    touch "$dir/node_modules"
-  fi
+  npm_ci_when_stale "$dir"
   (cd "$dir" && VITE_TRUSTED_DOCUMENTS=true npm run --silent build >/dev/null) ||
     die "the storefront did not build (cd storefront && npm run build)"
 }

@@ -154,6 +154,19 @@ impl Trigger {
 }
 
 impl OrderStatus {
+    /// Every status.
+    pub const ALL: [OrderStatus; 9] = [
+        OrderStatus::Pending,
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::RefundPending,
+        OrderStatus::Refunded,
+        OrderStatus::PartiallyRefunded,
+    ];
+
     /// Whether the order is settled: delivered, cancelled or refunded. Only
     /// REFUNDED can never change again; a delivered order can still be
     /// refunded by an administrator, and a payment that lands after the
@@ -275,24 +288,16 @@ mod tests {
     #[test]
     fn every_unsettled_status_can_change_and_refunded_never_does() {
         use OrderStatus as S;
-        let all = [
-            S::Pending,
-            S::AwaitingPayment,
-            S::Paid,
-            S::Shipped,
-            S::Delivered,
-            S::Cancelled,
-            S::RefundPending,
-            S::Refunded,
-            S::PartiallyRefunded,
-        ];
-        for status in all {
+        for status in OrderStatus::ALL {
             assert!(
                 status.is_settled() || status.can_change(),
                 "{status:?} is neither settled nor ever left"
             );
         }
-        let terminal: Vec<S> = all.into_iter().filter(|s| !s.can_change()).collect();
+        let terminal: Vec<S> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| !s.can_change())
+            .collect();
         assert_eq!(terminal, [S::Refunded]);
     }
 
@@ -468,17 +473,7 @@ mod tests {
 
     #[test]
     fn stored_names_round_trip() {
-        for s in [
-            S::Pending,
-            S::AwaitingPayment,
-            S::Paid,
-            S::Shipped,
-            S::Delivered,
-            S::Cancelled,
-            S::RefundPending,
-            S::Refunded,
-            S::PartiallyRefunded,
-        ] {
+        for s in OrderStatus::ALL {
             assert_eq!(S::parse(s.as_str()), Some(s));
         }
     }
