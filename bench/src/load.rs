@@ -54,7 +54,8 @@ pub struct Outcome {
     /// Cores each process used on average over the warm-up and the measure
     /// (the services, the router, a gateway, PostgreSQL, RabbitMQ, the load tool).
     pub cores: Vec<(String, f64)>,
-    /// CPU milliseconds per successful request, all processes together.
+    /// CPU milliseconds per successful request, the run's processes together
+    /// (not counting `other processes`: whatever else the machine was doing).
     pub cpu_ms_per_request: f64,
 }
 

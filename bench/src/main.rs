@@ -120,6 +120,7 @@ fn parse_scenarios(list: &[String]) -> anyhow::Result<Vec<u8>> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let clock = std::time::Instant::now();
     let scenarios = parse_scenarios(&args.scenarios)?;
     let root = std::fs::canonicalize(&args.root).context("the repository root")?;
     let paths = Paths {
@@ -203,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
         "==> written {}/{stamp}.md and .json",
         out.strip_prefix(&paths.root).unwrap_or(&out).display()
     );
+    eprintln!("==> done in {} s", clock.elapsed().as_secs());
     Ok(())
 }
 
@@ -319,7 +321,12 @@ async fn measure(
             let mut o = load::run(&http, scenario, target, gen, c, warmup_d, measure_d).await?;
             let elapsed = clock.elapsed().as_secs_f64();
             o.cores = stack::cores_used(&before, &stack::cpu_snapshot(&tracked), elapsed);
-            let total: f64 = o.cores.iter().map(|(_, c)| c).sum();
+            let total: f64 = o
+                .cores
+                .iter()
+                .filter(|(n, _)| n != "other processes")
+                .map(|(_, c)| c)
+                .sum();
             o.cpu_ms_per_request = total * 1000.0 / o.rps.max(0.001);
             eprintln!(
                 "    {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}",
@@ -505,7 +512,14 @@ async fn measure(
             drain: Duration::from_secs(if short { 15 } else { 30 }),
             stats_settle: Duration::from_secs(if short { 2 } else { 11 }),
         };
+        let before = stack::cpu_snapshot(&tracked);
+        let clock = std::time::Instant::now();
         let mut saga = saga::run(http, &setup).await?;
+        saga.cores = stack::cores_used(
+            &before,
+            &stack::cpu_snapshot(&tracked),
+            clock.elapsed().as_secs_f64(),
+        );
         eprintln!("==> pgbench on the same server");
         let (scale, secs) = if short { (1, 3) } else { (10, 20) };
         match saga::pgbench(

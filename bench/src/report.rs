@@ -328,6 +328,17 @@ impl Report {
                 saga.commits_per_order_net,
                 saga.idle_commits_per_sec
             );
+            let mut busy: Vec<&(String, f64)> =
+                saga.cores.iter().filter(|(_, c)| *c >= 0.01).collect();
+            busy.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let _ = writeln!(
+                s,
+                "Cores used over the sweep (drains included): {}.",
+                busy.iter()
+                    .map(|(n, c)| format!("{n} {c:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             if let Some(pg) = &saga.pgbench {
                 let _ = writeln!(
                     s,

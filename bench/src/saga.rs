@@ -80,6 +80,8 @@ pub struct SagaReport {
     /// pgbench's commits per second over the saga's commits per order: the
     /// orders per second the server could commit.
     pub commit_bound_orders_per_sec: f64,
+    /// Cores each process used on average over the whole sweep (drains included).
+    pub cores: Vec<(String, f64)>,
 }
 
 /// What the saga needs.
@@ -356,6 +358,7 @@ pub async fn run(http: &reqwest::Client, setup: &SagaSetup) -> anyhow::Result<Sa
         idle_commits_per_sec,
         pgbench: None,
         commit_bound_orders_per_sec: 0.0,
+        cores: Vec::new(),
     })
 }
 

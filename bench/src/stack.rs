@@ -271,7 +271,28 @@ pub fn cpu_snapshot(procs: &[(String, u32)]) -> Vec<(String, u64)> {
     out.push(("postgres".into(), cpu_ticks_named("postgres")));
     out.push(("rabbitmq".into(), cpu_ticks_named("beam.smp")));
     out.push(("load tool".into(), ticks(std::process::id())));
+    let ours: u64 = out.iter().map(|(_, t)| t).sum();
+    out.push((
+        "other processes".into(),
+        machine_busy_ticks().saturating_sub(ours),
+    ));
     out
+}
+
+/// Busy CPU ticks of the whole machine (every core), from `/proc/stat`.
+fn machine_busy_ticks() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0;
+    };
+    // user nice system idle iowait irq softirq steal ...: all but idle and iowait.
+    line.split_whitespace()
+        .skip(1)
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum()
 }
 
 /// Cores used by each between two snapshots `seconds` apart.
