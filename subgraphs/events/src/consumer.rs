@@ -151,6 +151,20 @@ pub async fn begin_once(
     Ok(Some(tx))
 }
 
+/// Records `event` as applied by `consumer` when applying it changes nothing
+/// (an echo of the consumer's own decision, say), so the inbox, and with it
+/// the saga inspector, shows every event a consumer took as handled.
+pub async fn record_without_effect(
+    pool: &PgPool,
+    consumer: &str,
+    event: &RawEnvelope,
+) -> sqlx::Result<()> {
+    if let Some(tx) = begin_once(pool, consumer, event).await? {
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 /// Consumer settings.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -312,12 +326,18 @@ async fn process(
         id = %event.id,
         kind = %event.kind,
         correlation_id = %correlation,
-        trace_id = amqp::traceparent(&event)
-            .and_then(platform::http::trace_id)
-            .unwrap_or("-"),
+        trace_id = tracing::field::Empty,
         redelivered = delivery.redelivered,
         redeliveries,
     );
+    // The trace of what published the event continues in its handling.
+    let trace =
+        platform::telemetry::continue_trace_from(&span, amqp::traceparent(&event)).or_else(|| {
+            amqp::traceparent(&event)
+                .and_then(platform::http::trace_id)
+                .map(str::to_string)
+        });
+    span.record("trace_id", trace.as_deref().unwrap_or("-"));
     async {
         let context = platform::context::RequestContext {
             correlation_id: amqp::correlation_id(&event).map(str::to_string),

@@ -53,9 +53,11 @@ pub async fn list(
 
 /// Replays dead-lettered events of `service` (all, or only `only` if given) by
 /// publishing them again, with confirms, to that service's queue only (through
-/// the default exchange: the other consumers of the key already had theirs),
-/// with a fresh redelivery budget; each is removed
+/// its retry queue with no delay, as its own redeliveries go: the other
+/// consumers of the key already had theirs, and a service's broker user may
+/// publish exactly that), with a fresh redelivery budget; each is removed
 /// from the dead-letter queue only after the broker confirmed its replay.
+/// (A replayed event waits behind any redelivery already waiting there.)
 /// Returns how many were replayed. Messages that are not events stay put.
 pub async fn replay(
     conn: &Connection,
@@ -96,10 +98,11 @@ pub async fn replay(
             keep.push(message);
             continue;
         };
+        let properties = properties.with_expiration("0".into());
         let confirm = channel
             .basic_publish(
-                "".into(),
-                topology.queue(service).into(),
+                topology.retry_exchange().into(),
+                Topology::retry_key(service).into(),
                 BasicPublishOptions {
                     mandatory: true,
                     ..Default::default()

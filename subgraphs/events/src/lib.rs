@@ -2,7 +2,8 @@
 //! consumes ([`envelope`], [`catalogue`]), the AMQP [`topology`], the
 //! transactional [`outbox`] and its [`relay`] (publisher confirms), and the
 //! [`consumer`] with its inbox, retries and dead-lettering ([`dlq`] lists and
-//! replays what was dead-lettered).
+//! replays what was dead-lettered; [`trail`] is one service's part of the saga
+//! inspector).
 //!
 //! Guarantees: an event is written in the same transaction as the state change
 //! that caused it and published at least once; a consumer applies it at most
@@ -17,6 +18,7 @@ pub mod outbox;
 pub mod permissions;
 pub mod relay;
 pub mod topology;
+pub mod trail;
 pub mod workers;
 
 pub use catalogue::Event;

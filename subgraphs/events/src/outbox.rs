@@ -28,12 +28,15 @@ pub async fn enqueue<P: Event>(
     payload: P,
     meta: EventMeta,
 ) -> platform::Result<Uuid> {
-    // Events caused by a request carry its correlation id and trace context.
+    // Events caused by a request carry its correlation id and trace context; with
+    // traces exported, the span writing the event becomes its consumers' parent.
     let context = platform::context::RequestContext::current();
     let meta = EventMeta {
         correlation_id: meta.correlation_id.or(context.correlation_id),
         causation_id: meta.causation_id,
-        traceparent: meta.traceparent.or(context.traceparent),
+        traceparent: platform::telemetry::current_traceparent()
+            .or(meta.traceparent)
+            .or(context.traceparent),
     };
     let envelope = Envelope::new(source, payload, meta)
         .into_raw()

@@ -42,8 +42,10 @@ pub fn grants(topology: &Topology) -> Vec<Grant> {
                 user: format!("{}{service}", topology.prefix()),
                 configure: "^$".into(),
                 write: any_of([topology.exchange(), topology.retry_exchange()]),
+                // Its queue, and its dead letters (the saga inspector lists
+                // and replays them).
                 read: if consumes {
-                    any_of([topology.queue(service)])
+                    any_of([topology.queue(service), topology.dead_letter_queue(service)])
                 } else {
                     "^$".into()
                 },

@@ -123,6 +123,7 @@ impl Catalog for ProductsClient {
             let response = self
                 .http
                 .post(&self.url)
+                .headers(platform::telemetry::outgoing_headers())
                 .json(&body)
                 .send()
                 .await

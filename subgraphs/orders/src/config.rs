@@ -32,6 +32,9 @@ pub struct Config {
     /// `ORDERS_PRODUCTS_URL`: the products service, for price quotes.
     #[serde(default = "default_products_url")]
     pub products_url: String,
+    /// `ORDERS_PAYMENTS_URL`: the payments service, for the saga inspector.
+    #[serde(default = "default_payments_url")]
+    pub payments_url: String,
     /// `ORDERS_QUOTE_TIMEOUT_MS`: timeout of one quote request (default 2000).
     #[serde(default = "default_quote_timeout_ms")]
     pub quote_timeout_ms: u64,
@@ -67,6 +70,9 @@ fn default_db_max_connections() -> u32 {
 fn default_products_url() -> String {
     "http://127.0.0.1:4002".into()
 }
+fn default_payments_url() -> String {
+    "http://127.0.0.1:4004".into()
+}
 fn default_quote_timeout_ms() -> u64 {
     2000
 }
@@ -91,6 +97,7 @@ impl Default for Config {
             jwt_public_key_pem: None,
             jwks_url: None,
             products_url: default_products_url(),
+            payments_url: default_payments_url(),
             quote_timeout_ms: default_quote_timeout_ms(),
             quote_retries: default_quote_retries(),
             amqp_url: platform::config::default_amqp_url(),

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod graphql;
+pub mod inspector;
 pub mod live;
 pub mod orders;
 pub mod rest;

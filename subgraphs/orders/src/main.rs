@@ -5,7 +5,7 @@ use orders::startup::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::telemetry::init("orders");
+    let _telemetry = platform::telemetry::init("orders");
     let config: Config = platform::config::load("ORDERS")?;
     Service::build(config).await?.run_until_stopped().await?;
     Ok(())

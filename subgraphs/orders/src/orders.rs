@@ -64,6 +64,7 @@ pub struct Orders {
     catalog: Arc<dyn Catalog>,
     max_open_orders: u32,
     feed: StatusFeed,
+    inspector: Option<crate::inspector::SagaInspector>,
 }
 
 impl Orders {
@@ -74,6 +75,7 @@ impl Orders {
             catalog,
             max_open_orders: DEFAULT_MAX_OPEN_ORDERS,
             feed: StatusFeed::default(),
+            inspector: None,
         }
     }
 
@@ -115,6 +117,57 @@ impl Orders {
     pub fn with_max_open_orders(mut self, max: u32) -> Self {
         self.max_open_orders = max;
         self
+    }
+
+    /// The same use cases with the saga inspector (`orderEvents`).
+    pub fn with_inspector(mut self, inspector: crate::inspector::SagaInspector) -> Self {
+        self.inspector = Some(inspector);
+        self
+    }
+
+    /// An order's saga across the services (administrators).
+    pub async fn order_events(
+        &self,
+        viewer: &Viewer,
+        token: Option<&platform::auth::BearerToken>,
+        id: &str,
+    ) -> Result<crate::inspector::OrderTrail> {
+        let (inspector, token) = self.inspector_for(viewer, token)?;
+        let id = parse_id("orderId", id)?;
+        let order = self.order_for(viewer, &id.to_string()).await?;
+        inspector.order_events(token, order.id).await
+    }
+
+    /// Replays one event of a saga at `service` (administrators).
+    pub async fn replay_saga_event(
+        &self,
+        viewer: &Viewer,
+        token: Option<&platform::auth::BearerToken>,
+        service: &str,
+        event_id: &str,
+    ) -> Result<events::trail::Replayed> {
+        let (inspector, token) = self.inspector_for(viewer, token)?;
+        let id = parse_id("eventId", event_id)?;
+        inspector.replay(token, service, id).await
+    }
+
+    fn inspector_for<'a>(
+        &'a self,
+        viewer: &Viewer,
+        token: Option<&'a platform::auth::BearerToken>,
+    ) -> Result<(
+        &'a crate::inspector::SagaInspector,
+        &'a platform::auth::BearerToken,
+    )> {
+        if !viewer.is_admin() {
+            return Err(Error::Forbidden("administrators only".into()));
+        }
+        let inspector = self
+            .inspector
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable("the saga inspector is not configured".into()))?;
+        let token = token.ok_or_else(|| Error::Unauthenticated("sign in required".into()))?;
+        Ok((inspector, token))
     }
 
     /// The store (for loaders).

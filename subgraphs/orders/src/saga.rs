@@ -89,7 +89,16 @@ impl Handler for OrderSagaHandler {
                         because("reservation expired"),
                     ),
                     // Our own cancellation coming back: nothing more to do.
-                    ReleaseReason::Cancelled => return Ok(()),
+                    ReleaseReason::Cancelled => {
+                        let pool = self.orders.store().pool();
+                        events::consumer::record_without_effect(
+                            pool,
+                            crate::orders::SERVICE,
+                            event,
+                        )
+                        .await?;
+                        return Ok(());
+                    }
                 }
             }
             PaymentSucceeded::TYPE => {

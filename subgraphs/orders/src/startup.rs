@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use events::outbox::PgOutbox;
+use events::trail::Inspector;
 use events::workers::EventWorkers;
 use platform::auth::JwtVerifier;
 use platform::http::{graphql_router, health_router, postgres_ready, with_common_layers, Server};
@@ -16,6 +17,7 @@ use platform::workers::Workers;
 use crate::catalog::{Catalog, ProductsClient};
 use crate::config::Config;
 use crate::graphql::{build_schema, OrdersSchema};
+use crate::inspector::SagaInspector;
 use crate::orders::Orders;
 use crate::saga::OrderSagaHandler;
 use crate::store::{OrderStore, MIGRATOR};
@@ -55,11 +57,25 @@ impl Service {
             config.db_max_connections,
         )
         .await?;
+        let local = Inspector::new(
+            pool.clone(),
+            &config.amqp_url,
+            &config.events_prefix,
+            "orders",
+        );
+        let inspector = SagaInspector::new(
+            local.clone(),
+            &config.products_url,
+            &config.payments_url,
+            Duration::from_millis(config.quote_timeout_ms),
+        )?;
         let orders = Orders::new(OrderStore::new(pool.clone()), catalog)
-            .with_max_open_orders(config.max_open_orders);
+            .with_max_open_orders(config.max_open_orders)
+            .with_inspector(inspector);
         let router = build_router(
             build_schema(orders.clone()),
             orders.clone(),
+            events::trail::routes(local, verifier.clone()),
             verifier,
             pool.clone(),
         );
@@ -100,16 +116,19 @@ impl Service {
     }
 }
 
-/// The service's routes: `/graphql`, `/health/*`, `/api/v1/orders...`.
+/// The service's routes: `/graphql`, `/health/*`, `/api/v1/orders...` and
+/// the saga inspector's `/internal/v1/saga/*` (`saga`).
 pub fn build_router(
     schema: OrdersSchema,
     orders: Orders,
+    saga: Router,
     verifier: Arc<JwtVerifier>,
     pool: sqlx::PgPool,
 ) -> Router {
     with_common_layers(
         graphql_router(schema, verifier.clone())
             .merge(health_router(postgres_ready(pool)))
-            .merge(crate::rest::routes(orders, verifier)),
+            .merge(crate::rest::routes(orders, verifier))
+            .merge(saga),
     )
 }

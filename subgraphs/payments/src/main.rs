@@ -5,7 +5,7 @@ use payments::startup::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::telemetry::init("payments");
+    let _telemetry = platform::telemetry::init("payments");
     let config: Config = platform::config::load("PAYMENTS")?;
     Service::build(config).await?.run_until_stopped().await?;
     Ok(())

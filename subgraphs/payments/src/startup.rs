@@ -57,9 +57,16 @@ impl Service {
             provider,
             Duration::from_millis(config.provider_timeout_ms),
         );
+        let saga = events::trail::Inspector::new(
+            pool.clone(),
+            &config.amqp_url,
+            &config.events_prefix,
+            "payments",
+        );
         let router = build_router(
             build_schema(payments.clone()),
             payments.clone(),
+            events::trail::routes(saga, verifier.clone()),
             verifier,
             pool.clone(),
         );
@@ -105,17 +112,20 @@ impl Service {
     }
 }
 
-/// The service's routes: `/graphql`, `/health/*`, `/api/v1/payments...`.
+/// The service's routes: `/graphql`, `/health/*`, `/api/v1/payments...` and
+/// the saga inspector's `/internal/v1/saga/*` (`saga`).
 pub fn build_router(
     schema: PaymentsSchema,
     payments: Payments,
+    saga: Router,
     verifier: Arc<JwtVerifier>,
     pool: sqlx::PgPool,
 ) -> Router {
     with_common_layers(
         graphql_router(schema, verifier.clone())
             .merge(health_router(postgres_ready(pool)))
-            .merge(crate::rest::routes(payments, verifier)),
+            .merge(crate::rest::routes(payments, verifier))
+            .merge(saga),
     )
 }
 

@@ -174,6 +174,37 @@ fn bearer(headers: &http::HeaderMap) -> Result<Option<&str>, Auth> {
     }
 }
 
+/// A verified caller's bearer token, kept for calls made on their behalf to
+/// another service (which verifies it again). Never printed.
+#[derive(Clone)]
+pub struct BearerToken(String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
+}
+
+impl BearerToken {
+    /// The token of `Authorization: Bearer <token>`, if well formed.
+    pub fn from_headers(headers: &http::HeaderMap) -> Option<BearerToken> {
+        bearer(headers)
+            .ok()
+            .flatten()
+            .map(|t| BearerToken(t.to_string()))
+    }
+
+    /// The token of the current GraphQL request's verified caller.
+    pub fn of(ctx: &async_graphql::Context<'_>) -> Option<BearerToken> {
+        ctx.data_opt::<BearerToken>().cloned()
+    }
+
+    /// The token itself.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The viewer of the current GraphQL request, or `UNAUTHENTICATED`.
 pub fn viewer(ctx: &async_graphql::Context<'_>) -> Result<Viewer, Error> {
     ctx.data_opt::<Auth>().unwrap_or(&Auth::Anonymous).viewer()

@@ -80,7 +80,12 @@ async fn graphql<E: Executor>(
             .into_response();
     }
     let auth = Auth::from_headers_fresh(&headers, &state.verifier).await;
-    let request = request.data(auth);
+    let mut request = request.data(auth.clone());
+    if let (Auth::User(_), Some(token)) = (&auth, crate::auth::BearerToken::from_headers(&headers))
+    {
+        // A verified caller's token, for calls made on their behalf.
+        request = request.data(token);
+    }
     if accepts_event_stream(&headers) {
         use futures::StreamExt;
         let responses = state.executor.execute_stream(request, None).map(|mut r| {
@@ -312,15 +317,28 @@ pub fn with_common_layers(router: Router) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(in_request_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-            let id = header(CORRELATION_ID).unwrap_or("-");
-            // Checked by sanitize_trace_headers before this span is made.
-            let trace = header("traceparent").and_then(trace_id).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), correlation_id = %id, trace_id = %trace)
-        })
-        // One access-log line per request (status, latency), in the request's span.
-        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+                    let id = header(CORRELATION_ID).unwrap_or("-");
+                    let span = tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        uri = %req.uri(),
+                        correlation_id = %id,
+                        trace_id = tracing::field::Empty,
+                    );
+                    // The caller's trace continues here (headers checked by
+                    // sanitize_trace_headers before this span is made).
+                    let trace = crate::telemetry::continue_trace(&span, req.headers())
+                        .or_else(|| header("traceparent").and_then(trace_id).map(str::to_string));
+                    span.record("trace_id", trace.as_deref().unwrap_or("-"));
+                    span
+                })
+                // One access-log line per request (status, latency), in the request's span.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .layer(PropagateRequestIdLayer::new(correlation.clone()))
         .layer(SetRequestIdLayer::new(correlation, MakeRequestUuid))
         .layer(axum::middleware::from_fn(check_request_line))

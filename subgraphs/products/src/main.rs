@@ -5,7 +5,7 @@ use products::startup::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::telemetry::init("products");
+    let _telemetry = platform::telemetry::init("products");
     let config: Config = platform::config::load("PRODUCTS")?;
     Service::build(config).await?.run_until_stopped().await?;
     Ok(())

@@ -39,6 +39,9 @@ pub struct AppState {
     pub verifier: Arc<JwtVerifier>,
     /// `/health/ready`'s check of the store.
     pub ready: ReadinessCheck,
+    /// The saga inspector's routes (`/internal/v1/saga/*`; PostgreSQL only:
+    /// on MongoDB the orders service reports products' part as unavailable).
+    pub saga: Option<Router>,
 }
 
 impl Service {
@@ -61,11 +64,21 @@ impl Service {
             catalog.clone(),
             Duration::from_millis(config.loader_delay_ms),
         );
+        let saga = pool.as_ref().map(|pool| {
+            let inspector = events::trail::Inspector::new(
+                pool.clone(),
+                &config.amqp_url,
+                &config.events_prefix,
+                "products",
+            );
+            events::trail::routes(inspector, verifier.clone())
+        });
         let router = build_router(AppState {
             schema,
             catalog,
             verifier,
             ready,
+            saga,
         });
         let server = Server::bind(&config.host, config.port, router).await?;
         let mut workers = if config.event_workers {
@@ -161,6 +174,7 @@ pub fn build_router(state: AppState) -> Router {
                 state.catalog.clone(),
                 state.verifier,
             ))
-            .merge(crate::rest::routes(state.catalog)),
+            .merge(crate::rest::routes(state.catalog))
+            .merge(state.saga.unwrap_or_default()),
     )
 }

@@ -126,6 +126,29 @@ impl TestBus {
         }
     }
 
+    /// Moves the next message of `service`'s queue (waiting up to `wait`) to
+    /// its dead-letter queue, as its consumer does when it gives up on one.
+    #[allow(clippy::expect_used)]
+    pub async fn dead_letter_next(&self, service: &str, wait: Duration) -> Option<RawEnvelope> {
+        let (envelope, properties) = self.next_message_for(service, wait).await?;
+        let channel = events::amqp::confirm_channel(&self.conn)
+            .await
+            .expect("channel");
+        channel
+            .basic_publish(
+                "".into(),
+                self.topology.dead_letter_queue(service).into(),
+                BasicPublishOptions::default(),
+                &serde_json::to_vec(&envelope).expect("json"),
+                properties,
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+        Some(envelope)
+    }
+
     /// Every message that reaches `service`'s queue within `wait`.
     pub async fn drain_for(&self, service: &str, count: usize, wait: Duration) -> Vec<RawEnvelope> {
         let deadline = tokio::time::Instant::now() + wait;

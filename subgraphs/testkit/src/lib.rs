@@ -2,11 +2,12 @@
 //! (every crate takes it as a dev-dependency). A fresh PostgreSQL database per
 //! test, a development RSA key pair generated once per test process, a GraphQL
 //! client (also over Server-Sent Events), a SQL statement counter, schema
-//! assertions, TCP proxies to cut a connection, and (`bus`) a private corner of
-//! the real broker.
+//! assertions, TCP proxies to cut a connection, (`bus`) a private corner of
+//! the real broker, and (`otlp`) a trace receiver.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod bus;
+pub mod otlp;
 
 use std::sync::OnceLock;
 

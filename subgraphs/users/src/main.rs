@@ -5,7 +5,7 @@ use users::startup::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::telemetry::init("users");
+    let _telemetry = platform::telemetry::init("users");
     let config: Config = platform::config::load("USERS")?;
     Service::build(config).await?.run_until_stopped().await?;
     Ok(())

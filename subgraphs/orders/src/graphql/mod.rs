@@ -3,6 +3,7 @@
 //! list fields load through DataLoaders: one query per kind per request step.
 
 mod loaders;
+mod saga;
 mod types;
 
 use std::time::Duration;
@@ -134,6 +135,25 @@ impl Query {
         Ok(connection(&page, rows, |o| o.id, OrderObject))
     }
 
+    /// An order's saga across orders, products and payments (administrators):
+    /// every event in causal order with its outbox state, its handling by each
+    /// consumer (handled, waiting, dead-lettered) and, in `waitingOn`, the
+    /// first thing the saga waits on. "Where is this order stuck?" in one query.
+    async fn order_events(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+    ) -> async_graphql::Result<saga::OrderEventsObject> {
+        let viewer = auth::admin(ctx).extend()?;
+        let token = auth::BearerToken::of(ctx);
+        let trail = ctx
+            .data::<Orders>()?
+            .order_events(&viewer, token.as_ref(), &order_id)
+            .await
+            .extend()?;
+        Ok(saga::OrderEventsObject(trail))
+    }
+
     /// Resolves an `Order` reference (the viewer must be allowed to see it).
     #[graphql(entity)]
     async fn find_order_by_id(
@@ -236,6 +256,26 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Replays one event of an order's saga (administrators) at `service`:
+    /// the publisher, when its outbox parked the event, or the consumer that
+    /// dead-lettered it (see `Query.orderEvents`). Redelivered copies are
+    /// applied at most once (the consumer's inbox).
+    async fn replay_saga_event(
+        &self,
+        ctx: &Context<'_>,
+        service: String,
+        event_id: ID,
+    ) -> async_graphql::Result<saga::ReplayObject> {
+        let viewer = auth::admin(ctx).extend()?;
+        let token = auth::BearerToken::of(ctx);
+        let replayed = ctx
+            .data::<Orders>()?
+            .replay_saga_event(&viewer, token.as_ref(), &service, &event_id)
+            .await
+            .extend()?;
+        Ok(replayed.into())
+    }
+
     /// Adds a product to the viewer's cart.
     async fn add_to_cart(
         &self,
