@@ -13,7 +13,8 @@ const apiSchema = print(transformSupergraphToPublicSchema(parse(supergraph)));
 // manifest (src/gql/persisted-documents.json: sha256 hash → document text).
 const config: CodegenConfig = {
   schema: apiSchema,
-  documents: ['src/**/*.{ts,tsx}', '!src/gql/**/*'],
+  // The operators' operations (deploy/operations) are trusted documents too.
+  documents: ['src/**/*.{ts,tsx}', '!src/gql/**/*', '../deploy/operations/*.graphql'],
   ignoreNoDocuments: false,
   generates: {
     './src/gql/': {

@@ -30,6 +30,11 @@ pub fn service_reads(service: &str) -> BTreeSet<String> {
         .iter()
         .map(|f| format!("{prefix}_{}", f.to_uppercase()))
         .chain(["RUST_LOG", "LOG_FORMAT", "SHOP_ENV"].map(String::from))
+        .chain(
+            platform::telemetry::OTEL_VARIABLES
+                .iter()
+                .map(|v| v.to_string()),
+        )
         .collect()
 }
 
@@ -43,6 +48,8 @@ pub fn router_reads(config: &str, key: &str) -> bool {
         "HOST",
         "LOG_LEVEL",
         "LOG_FORMAT",
+        // hive-router's own override of telemetry.tracing.collect.sampling.
+        "TELEMETRY_TRACING_SAMPLING_RATE",
     ]
     .contains(&key)
         || config.contains(&format!("from_env: {key}"))

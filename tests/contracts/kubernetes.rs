@@ -854,7 +854,7 @@ fn network_policies_deny_by_default_and_admit_only_the_designed_callers() {
             ("users", set(&["router", "kong"])),
             ("products", set(&["router", "kong", "orders"])),
             ("orders", set(&["router", "kong"])),
-            ("payments", set(&["router", "kong"])),
+            ("payments", set(&["router", "kong", "orders"])),
         ] {
             let a = admitted(docs, &pods_of(workload));
             assert!(a.selected && !a.anyone, "{name}: {workload} {a:?}");

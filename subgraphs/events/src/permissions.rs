@@ -188,7 +188,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payments_alone_may_announce_payments_and_each_reads_only_its_own_queue() {
+    fn payments_alone_may_announce_payments_and_each_reads_only_its_own_queues() {
         let grants = grants(&Topology::with_prefix("t_x."));
         let payments = grants.iter().find(|g| g.service == "payments");
         let orders = grants.iter().find(|g| g.service == "orders");
@@ -204,7 +204,7 @@ mod tests {
             )
         );
         assert!(!orders.topics[0].1.contains("payment\\.succeeded"));
-        assert_eq!(orders.read, r"^(t_x\.orders\.events)$");
+        assert_eq!(orders.read, r"^(t_x\.orders\.events|t_x\.orders\.dlq)$");
         assert_eq!(orders.topics[1].1, r"^(orders\.retry)$");
         assert_eq!(users.read, "^$", "users consumes nothing");
         assert!(grants.iter().all(|g| g.configure == "^$"));

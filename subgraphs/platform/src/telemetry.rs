@@ -118,6 +118,23 @@ pub fn init(service: &str) -> Telemetry {
     Telemetry { exporting }
 }
 
+/// The standard OpenTelemetry variables a service reads (see the module docs).
+pub const OTEL_VARIABLES: &[&str] = &[
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+];
+
 /// Whether the OpenTelemetry variables ask for OTLP trace export.
 fn otlp_configured() -> bool {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
