@@ -343,3 +343,119 @@ fn waiting_on(events: &[SagaEvent], unavailable: &[String]) -> Option<String> {
     }
     (!unavailable.is_empty()).then(|| format!("{} did not answer", unavailable.join(", ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::trail::Handled;
+
+    fn event(kind: &str, source: &str, cause: Option<Uuid>, at: i64) -> TrailEvent {
+        TrailEvent {
+            id: Uuid::now_v7(),
+            kind: kind.into(),
+            source: source.into(),
+            occurred_at: DateTime::from_timestamp(1_800_000_000 + at, 0).unwrap_or_default(),
+            causation_id: cause,
+            correlation_id: None,
+            traceparent: None,
+        }
+    }
+
+    fn published(event: &TrailEvent, state: OutboxState) -> Published {
+        Published {
+            event: event.clone(),
+            state,
+            attempts: if state == OutboxState::Parked { 10 } else { 1 },
+            last_error: (state == OutboxState::Parked).then(|| "NOT_FOUND - no exchange".into()),
+            published_at: None,
+        }
+    }
+
+    fn trail(service: &str, published: Vec<Published>, handled: &[&TrailEvent]) -> ServiceTrail {
+        ServiceTrail {
+            service: service.into(),
+            published,
+            handled: handled
+                .iter()
+                .map(|e| Handled {
+                    event_id: e.id,
+                    processed_at: e.occurred_at,
+                })
+                .collect(),
+            dead_lettered: Vec::new(),
+            broker_error: None,
+        }
+    }
+
+    #[test]
+    fn a_parked_event_is_where_the_saga_waits_and_causes_come_first() {
+        let order = Uuid::now_v7();
+        let placed = event("order.placed", "orders", None, 0);
+        // Same second as its cause and a smaller id: causal order still puts it after.
+        let mut reserved = event("stock.reserved", "products", Some(placed.id), 0);
+        reserved.id = Uuid::nil();
+        let requested = event("payment.requested", "orders", Some(reserved.id), 1);
+        let trails = BTreeMap::from([
+            (
+                "orders".to_string(),
+                Some(trail(
+                    "orders",
+                    vec![
+                        published(&placed, OutboxState::Published),
+                        published(&requested, OutboxState::Parked),
+                    ],
+                    &[&reserved],
+                )),
+            ),
+            (
+                "products".to_string(),
+                Some(trail(
+                    "products",
+                    vec![published(&reserved, OutboxState::Published)],
+                    &[&placed],
+                )),
+            ),
+            ("payments".to_string(), None),
+        ]);
+        let merged = merge(order, &trails);
+        let kinds: Vec<&str> = merged
+            .events
+            .iter()
+            .map(|e| e.event.kind.as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["order.placed", "stock.reserved", "payment.requested"]
+        );
+        assert_eq!(merged.unavailable, ["payments"]);
+        assert_eq!(merged.events[0].deliveries[0].state, DeliveryState::Handled);
+        assert_eq!(merged.events[2].deliveries[0].state, DeliveryState::Unknown);
+        let waiting = merged.waiting_on.unwrap_or_default();
+        assert!(
+            waiting.starts_with("payment.requested")
+                && waiting.contains("parked in the outbox of orders after 10 attempts")
+                && waiting.contains("no exchange"),
+            "{waiting}"
+        );
+    }
+
+    #[test]
+    fn a_settled_saga_waits_on_nothing() {
+        let placed = event("order.placed", "orders", None, 0);
+        let trails = BTreeMap::from([
+            (
+                "orders".to_string(),
+                Some(trail(
+                    "orders",
+                    vec![published(&placed, OutboxState::Published)],
+                    &[],
+                )),
+            ),
+            (
+                "products".to_string(),
+                Some(trail("products", vec![], &[&placed])),
+            ),
+        ]);
+        assert_eq!(merge(Uuid::now_v7(), &trails).waiting_on, None);
+    }
+}
