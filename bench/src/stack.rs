@@ -474,9 +474,18 @@ pub async fn start(
     }
 
     let router_port = free_port()?;
+    // The config names the storefront's trusted-document manifest, which only a
+    // storefront build writes; the router resolves the path even with the
+    // feature off, so a fresh clone gets an empty manifest of the run's own.
+    let manifest = paths.work.join("persisted-documents.json");
+    std::fs::write(&manifest, "{}")?;
     let mut env = vec![
         (
-            "ROUTER_CONFIG_FILE_PATH".to_string(),
+            "ROUTER_TRUSTED_DOCUMENTS_FILE".to_string(),
+            manifest.display().to_string(),
+        ),
+        (
+            "ROUTER_CONFIG_FILE_PATH".into(),
             paths
                 .root
                 .join("supergraph/router/router.config.yaml")
