@@ -295,10 +295,10 @@ async fn every_wrong_input_gets_a_code_a_message_a_client_can_show_and_its_field
             "left",
         ),
         (
-            "someone else's order",
+            "someone else's order (answered as an unknown one)",
             json!({"query": "mutation($id: ID!) { cancelOrder(id: $id) { id } }", "variables": {"id": adas_order}}),
             Some(&eve),
-            "FORBIDDEN",
+            "NOT_FOUND",
             None,
             "",
         ),

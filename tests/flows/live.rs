@@ -213,7 +213,8 @@ async fn another_customer_or_an_anonymous_caller_cannot_watch_an_order() {
     let stranger = shop.customer("stranger@example.com").await;
     let url = format!("{}/graphql", shop.router_url);
     for (token, expected) in [
-        (Some(stranger.as_str()), "FORBIDDEN"),
+        // Like an unknown order: a stranger cannot tell it exists.
+        (Some(stranger.as_str()), "NOT_FOUND"),
         (None, "UNAUTHENTICATED"),
     ] {
         let mut sse = SseSubscription::start(&url, token, WATCH, json!({"id": order})).await;
@@ -235,7 +236,7 @@ async fn another_customer_or_an_anonymous_caller_cannot_watch_an_order() {
     let event = ws.next(WAIT).await.expect("an answer");
     assert_eq!(
         first_error_code(&event).as_deref(),
-        Some("FORBIDDEN"),
+        Some("NOT_FOUND"),
         "{event}"
     );
     shop.stop().await;

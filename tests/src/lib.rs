@@ -624,6 +624,25 @@ pub async fn spawn_router_with(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ready, "the router did not become ready");
+    // Ready is not yet verifying: on a busy machine the first fetch of the key
+    // set may fail, and the router fetches again on its next poll. Wait (a
+    // while, not failing: some tests give it keys it must refuse) until it
+    // accepts a token signed with the test key.
+    let probe = serde_json::json!({"query": "{ __typename }"});
+    let admin = token(Uuid::now_v7(), Role::Admin);
+    for _ in 0..100 {
+        let accepted = http
+            .post(format!("{router_url}/graphql"))
+            .bearer_auth(&admin)
+            .json(&probe)
+            .send()
+            .await
+            .is_ok_and(|res| res.status() != reqwest::StatusCode::UNAUTHORIZED);
+        if accepted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     (router, router_port)
 }
 

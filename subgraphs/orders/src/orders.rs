@@ -477,7 +477,7 @@ impl Orders {
             .await?
             .pop()
             .ok_or_else(|| Error::not_found("order", id))?;
-        viewer.ensure_can_access(order.user_id)?;
+        viewer.ensure_owns(order.user_id, "order", id)?;
         Ok(order)
     }
 

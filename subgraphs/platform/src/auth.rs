@@ -87,12 +87,35 @@ impl Viewer {
         self.role == Role::Admin
     }
 
-    /// Succeeds when the viewer owns the resource or is an admin.
+    /// Succeeds when the viewer is `owner` or an admin (`FORBIDDEN` otherwise):
+    /// for what is named by its owner (a user's orders, a user's profile).
     pub fn ensure_can_access(&self, owner: Uuid) -> Result<(), Error> {
-        if self.user_id == owner || self.is_admin() {
+        if self.can_see(owner) {
             Ok(())
         } else {
             Err(Error::Forbidden("this belongs to another user".into()))
+        }
+    }
+
+    /// Whether the viewer owns what `owner` owns, or is an admin.
+    pub fn can_see(&self, owner: Uuid) -> bool {
+        self.user_id == owner || self.is_admin()
+    }
+
+    /// For a resource looked up by its own id (an order, a payment): succeeds
+    /// when the viewer owns it or is an admin, and otherwise answers exactly
+    /// as for an unknown id (`NOT_FOUND`), so a stranger cannot tell whether
+    /// the id exists.
+    pub fn ensure_owns(
+        &self,
+        owner: Uuid,
+        kind: &str,
+        id: impl std::fmt::Display,
+    ) -> Result<(), Error> {
+        if self.can_see(owner) {
+            Ok(())
+        } else {
+            Err(Error::not_found(kind, id))
         }
     }
 }

@@ -364,7 +364,6 @@ async fn list(
         (status = 200, body = OrderJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 async fn one(
@@ -401,7 +400,6 @@ pub struct CancelBody {
         (status = 200, body = OrderJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = platform::error::Problem, content_type = "application/problem+json"),
     ))]

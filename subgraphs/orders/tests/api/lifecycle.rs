@@ -166,6 +166,7 @@ async fn another_customer_can_neither_see_nor_cancel_your_order() {
     let app = spawn_app().await;
     let id = placed(&app).await;
     let eve = user(Role::Customer);
+    // Answered exactly as an unknown id is, so eve cannot tell the order exists.
     let res = app
         .gql
         .query(
@@ -176,7 +177,7 @@ async fn another_customer_can_neither_see_nor_cancel_your_order() {
         .await;
     assert_eq!(
         first_error_code(&res).as_deref(),
-        Some("FORBIDDEN"),
+        Some("NOT_FOUND"),
         "{res}"
     );
     let res = app
@@ -185,7 +186,7 @@ async fn another_customer_can_neither_see_nor_cancel_your_order() {
         .await;
     assert_eq!(
         first_error_code(&res).as_deref(),
-        Some("FORBIDDEN"),
+        Some("NOT_FOUND"),
         "{res}"
     );
     let res = app

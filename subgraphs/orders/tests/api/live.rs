@@ -67,7 +67,8 @@ async fn only_the_owner_or_an_admin_may_watch_and_each_user_holds_few_subscripti
     let url = format!("{}/graphql", app.base_url);
     let eve = user(platform::auth::Role::Customer);
     for (token, code) in [
-        (Some(eve.token.as_str()), "FORBIDDEN"),
+        // Like an unknown order: eve cannot tell it exists.
+        (Some(eve.token.as_str()), "NOT_FOUND"),
         (None, "UNAUTHENTICATED"),
     ] {
         let mut sse = SseSubscription::start(&url, token, WATCH, json!({"id": id})).await;

@@ -200,10 +200,10 @@ impl OrderRef {
             .data::<DataLoader<PaymentsByOrder>>()?
             .load_one(self.id)
             .await?;
-        if let Some(p) = &payment {
-            viewer.ensure_can_access(p.user_id).extend()?;
-        }
-        Ok(payment.map(PaymentObject))
+        // Another customer's payment reads like none.
+        Ok(payment
+            .filter(|p| viewer.can_see(p.user_id))
+            .map(PaymentObject))
     }
 }
 
@@ -222,11 +222,13 @@ impl Query {
             .load_one(id)
             .await?
             .ok_or_else(|| platform::Error::not_found("payment", id).extend())?;
-        viewer.ensure_can_access(payment.user_id).extend()?;
+        viewer
+            .ensure_owns(payment.user_id, "payment", id)
+            .extend()?;
         Ok(PaymentObject(payment))
     }
 
-    /// Resolves a `Payment` reference (the viewer must be allowed to see it).
+    /// Resolves a `Payment` reference (null unless the viewer may see it).
     #[graphql(entity)]
     async fn find_payment_by_id(
         &self,
@@ -236,10 +238,10 @@ impl Query {
         let viewer = auth::viewer(ctx).extend()?;
         let id = parse_id(&id).extend()?;
         let payment = ctx.data::<DataLoader<PaymentsById>>()?.load_one(id).await?;
-        if let Some(p) = &payment {
-            viewer.ensure_can_access(p.user_id).extend()?;
-        }
-        Ok(payment.map(PaymentObject))
+        // Another customer's payment resolves like an unknown one: null.
+        Ok(payment
+            .filter(|p| viewer.can_see(p.user_id))
+            .map(PaymentObject))
     }
 
     /// Resolves an `Order` reference to attach its payment.

@@ -128,7 +128,6 @@ struct ByOrder {
         (status = 200, body = PaymentJson),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 async fn by_id(
@@ -148,7 +147,6 @@ async fn by_id(
         (status = 200, body = PaymentList),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 async fn by_order(
     State(state): State<RestState>,

@@ -48,11 +48,9 @@ async fn an_order_shows_its_payment_to_its_customer_and_admins_only() {
         .gql
         .query(ORDER_PAYMENT, reps.clone(), Some(&eve.token))
         .await;
-    assert_eq!(
-        first_error_code(&res).as_deref(),
-        Some("FORBIDDEN"),
-        "{res}"
-    );
+    // To another customer the order reads like one without a payment.
+    assert!(res["errors"].is_null(), "{res}");
+    assert!(res["data"]["_entities"][0]["payment"].is_null(), "{res}");
     let res = app.gql.query(ORDER_PAYMENT, reps, None).await;
     assert_eq!(
         first_error_code(&res).as_deref(),
