@@ -35,18 +35,7 @@ async fn an_order_placed_through_the_router_is_one_trace_across_every_service() 
     let admin = token(Uuid::now_v7(), Role::Admin);
     let product = e2e::create_product(&stack.gql, &admin, "TRACE-1", "Traced lamp", 1500, 10).await;
     let email = format!("trace-{}@shop.test", Uuid::now_v7().simple());
-    let res = stack
-        .gql
-        .query(
-            "mutation($e: String!) { register(input: {email: $e, password: \"correct horse 1\", name: \"Tracy\"}) { accessToken } }",
-            json!({"e": email}),
-            None,
-        )
-        .await;
-    let customer = res["data"]["register"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("register: {res}"))
-        .to_string();
+    let customer = e2e::register_customer(&stack.gql, &email).await;
 
     // The client starts the trace, as Kong or a browser would.
     let trace_id = format!("{:032x}", Uuid::now_v7().as_u128());

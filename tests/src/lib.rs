@@ -425,17 +425,7 @@ impl Shop {
 
     /// Registers a customer through the router; returns their access token.
     pub async fn customer(&self, email: &str) -> String {
-        let res = self
-            .query(
-                "mutation($e: String!) { register(input: {email: $e, password: \"correct horse 1\", name: \"Shopper\"}) { accessToken } }",
-                json!({"e": email}),
-                None,
-            )
-            .await;
-        res["data"]["register"]["accessToken"]
-            .as_str()
-            .unwrap_or_else(|| panic!("register: {res}"))
-            .to_string()
+        register_customer(&self.gql, email).await
     }
 
     /// Places an order of one product through the router; returns the response.
@@ -468,6 +458,21 @@ impl Shop {
             .as_i64()
             .unwrap_or_else(|| panic!("{res}"))
     }
+}
+
+/// Registers a customer with `email` at `gql`; returns their access token.
+pub async fn register_customer(gql: &GraphqlClient, email: &str) -> String {
+    let res = gql
+        .query(
+            "mutation($e: String!) { register(input: {email: $e, password: \"correct horse 1\", name: \"Shopper\"}) { accessToken } }",
+            json!({"e": email}),
+            None,
+        )
+        .await;
+    res["data"]["register"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("register: {res}"))
+        .to_string()
 }
 
 /// Creates a category and a product with `stock` units through `gql` (the
