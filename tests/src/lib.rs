@@ -42,8 +42,10 @@ pub fn repo_root() -> PathBuf {
     dir
 }
 
-/// The router binary: `SHOP_ROUTER_BIN`, or the debug build in the target
-/// directory, built once (cargo serialises concurrent builds) if missing.
+/// The router binary: `SHOP_ROUTER_BIN` (scripts/test sets it), or the debug
+/// build in the target directory. Never built from here: a test that compiled
+/// ~770 crates would time out and starve the others. Build it first with
+/// `cargo build --manifest-path supergraph/router/Cargo.toml`.
 pub fn router_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -54,19 +56,11 @@ pub fn router_binary() -> PathBuf {
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo_root().join("supergraph/router/target"));
         let bin = target.join("debug/shop-router");
-        if !bin.exists() {
-            let status = std::process::Command::new(
-                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-            )
-            .args(["build", "--quiet", "--manifest-path"])
-            .arg(repo_root().join("supergraph/router/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target)
-            .status();
-            assert!(
-                matches!(status, Ok(s) if s.success()),
-                "building the router failed: {status:?}"
-            );
-        }
+        assert!(
+            bin.exists(),
+            "no router at {}: build it first (`cargo build --manifest-path supergraph/router/Cargo.toml`, as scripts/test does) or set SHOP_ROUTER_BIN",
+            bin.display()
+        );
         bin
     })
     .clone()
