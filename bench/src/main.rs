@@ -205,6 +205,33 @@ async fn main() -> anyhow::Result<()> {
         out.strip_prefix(&paths.root).unwrap_or(&out).display()
     );
     eprintln!("==> done in {} s", clock.elapsed().as_secs());
+    // Slow figures never fail a run, but a request that fails in a short run
+    // means the tool's operations no longer fit the supergraph (or the stack
+    // is broken): the tool has rotted, and scripts/test must say so.
+    if args.short {
+        let mut failures: Vec<String> = report
+            .results
+            .iter()
+            .filter(|o| o.errors > 0)
+            .map(|o| format!("{} / {}: {:?}", o.scenario, o.target, o.error_samples))
+            .collect();
+        if let Some(saga) = &report.saga {
+            for st in saga.steps.iter().filter(|s| s.place_errors > 0) {
+                failures.push(format!(
+                    "saga at {}/s: {:?}",
+                    st.offered_per_sec, st.error_samples
+                ));
+            }
+        }
+        if let Some((_, failed)) = report.signup_burst.filter(|(_, f)| *f > 0) {
+            failures.push(format!("{failed} sign-ups failed"));
+        }
+        anyhow::ensure!(
+            failures.is_empty(),
+            "requests failed in the short run:\n{}",
+            failures.join("\n")
+        );
+    }
     Ok(())
 }
 
