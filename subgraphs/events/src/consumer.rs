@@ -331,13 +331,7 @@ async fn process(
         redeliveries,
     );
     // The trace of what published the event continues in its handling.
-    let trace =
-        platform::telemetry::continue_trace_from(&span, amqp::traceparent(&event)).or_else(|| {
-            amqp::traceparent(&event)
-                .and_then(platform::http::trace_id)
-                .map(str::to_string)
-        });
-    span.record("trace_id", trace.as_deref().unwrap_or("-"));
+    platform::telemetry::continue_trace(&span, amqp::traceparent(&event), None);
     async {
         let context = platform::context::RequestContext {
             correlation_id: amqp::correlation_id(&event).map(str::to_string),

@@ -331,9 +331,11 @@ pub fn with_common_layers(router: Router) -> Router {
                     );
                     // The caller's trace continues here (headers checked by
                     // sanitize_trace_headers before this span is made).
-                    let trace = crate::telemetry::continue_trace(&span, req.headers())
-                        .or_else(|| header("traceparent").and_then(trace_id).map(str::to_string));
-                    span.record("trace_id", trace.as_deref().unwrap_or("-"));
+                    crate::telemetry::continue_trace(
+                        &span,
+                        header("traceparent"),
+                        header("tracestate"),
+                    );
                     span
                 })
                 // One access-log line per request (status, latency), in the request's span.

@@ -45,13 +45,6 @@ pub struct Telemetry {
     exporting: bool,
 }
 
-impl Telemetry {
-    /// Whether spans are exported (OTLP is configured).
-    pub fn exports_traces(&self) -> bool {
-        self.exporting
-    }
-}
-
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let (true, Some(provider)) = (self.exporting, PROVIDER.get()) {
@@ -171,33 +164,32 @@ fn tracer_provider(service: &str) -> anyhow::Result<SdkTracerProvider> {
         .build())
 }
 
-/// Makes `span` continue the W3C trace context in `headers` when traces are
-/// exported, and then returns its trace id (the caller's, or a new one when the
-/// caller sent none); `None` when traces are not exported.
-pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<String> {
-    let parent =
-        TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
-    continue_from(span, parent)
-}
-
-/// [`continue_trace`] from a `traceparent` value carried by an event.
-pub fn continue_trace_from(span: &tracing::Span, traceparent: Option<&str>) -> Option<String> {
-    let mut carrier = std::collections::HashMap::new();
-    if let Some(tp) = traceparent {
-        carrier.insert("traceparent".to_string(), tp.to_string());
-    }
-    continue_from(span, TraceContextPropagator::new().extract(&carrier))
-}
-
-fn continue_from(span: &tracing::Span, parent: opentelemetry::Context) -> Option<String> {
-    PROVIDER.get()?;
-    if parent.span().span_context().is_valid() {
-        // Only fails when the span is disabled (filtered out).
-        let _ = span.set_parent(parent);
-    }
-    let context = span.context();
-    let own = context.span().span_context().clone();
-    own.is_valid().then(|| own.trace_id().to_string())
+/// Makes `span` (declared with an empty `trace_id` field) continue the caller's
+/// W3C trace context (`traceparent`, `tracestate`: from a request's headers or
+/// an event, already checked) when traces are exported, and records in its
+/// `trace_id` field the trace its log lines belong to: the span's own trace
+/// when exported, else the caller's, else `-`.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
+    let exported = PROVIDER.get().and_then(|_| {
+        let carrier: std::collections::HashMap<String, String> =
+            [("traceparent", traceparent), ("tracestate", tracestate)]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+                .collect();
+        let parent = TraceContextPropagator::new().extract(&carrier);
+        if parent.span().span_context().is_valid() {
+            // Only fails when the span is disabled (filtered out).
+            let _ = span.set_parent(parent);
+        }
+        let context = span.context();
+        let own = context.span().span_context().clone();
+        own.is_valid().then(|| own.trace_id().to_string())
+    });
+    let trace = exported
+        .as_deref()
+        .or_else(|| traceparent.and_then(crate::http::trace_id))
+        .unwrap_or("-");
+    span.record("trace_id", trace);
 }
 
 /// The W3C `traceparent` of the current span when traces are exported, so
