@@ -118,6 +118,10 @@ pub struct TrailRequest {
     /// Event ids to look up in the inbox (at most [`MAX_EVENT_IDS`]).
     #[serde(default)]
     pub event_ids: Vec<Uuid>,
+    /// Only the inbox: skip the outbox and the dead-letter queue (the second
+    /// round of the inspector, which has them from the first).
+    #[serde(default)]
+    pub only_handled: bool,
 }
 
 /// Replaying one event.
@@ -177,6 +181,28 @@ impl Inspector {
                 "at most {MAX_EVENT_IDS} event ids per request"
             )));
         }
+        let handled = sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(
+            "SELECT event_id, processed_at FROM inbox WHERE consumer = $1 AND event_id = ANY($2)",
+        )
+        .bind(&self.service)
+        .bind(&request.event_ids)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|(event_id, processed_at)| Handled {
+            event_id,
+            processed_at,
+        })
+        .collect();
+        if request.only_handled {
+            return Ok(ServiceTrail {
+                service: self.service.clone(),
+                published: Vec::new(),
+                handled,
+                dead_lettered: Vec::new(),
+                broker_error: None,
+            });
+        }
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT envelope, published_at, parked_at, attempts, last_error FROM outbox
              WHERE envelope->'payload'->>'order_id' = $1 ORDER BY seq",
@@ -201,19 +227,6 @@ impl Inspector {
                 })
             })
             .collect();
-        let handled = sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(
-            "SELECT event_id, processed_at FROM inbox WHERE consumer = $1 AND event_id = ANY($2)",
-        )
-        .bind(&self.service)
-        .bind(&request.event_ids)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|(event_id, processed_at)| Handled {
-            event_id,
-            processed_at,
-        })
-        .collect();
         let (dead_lettered, broker_error) = if self.consumes() {
             match self.dead_letters(request.order_id).await {
                 Ok(letters) => (letters, None),

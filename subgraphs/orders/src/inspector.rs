@@ -4,7 +4,8 @@
 //! own outbox, inbox and dead-letter queue. The inspector asks each service for
 //! its part (`events::trail`, over `/internal/v1/saga/trail` with the admin's
 //! token; orders' own part directly), in two rounds: first the events each
-//! published, then which of all those events each consumer handled. It merges
+//! published and its dead letters, then (inboxes only) which of all those
+//! events each consumer handled. It merges
 //! them into one list in causal order (a cause before its effects), each event
 //! with its outbox state and, per consumer, handled, waiting or dead-lettered,
 //! and names the first thing the saga waits on.
@@ -101,7 +102,7 @@ impl SagaInspector {
     /// The order's events across the services (the caller is an admin; their
     /// token goes to the peers, which check it again).
     pub async fn order_events(&self, token: &BearerToken, order_id: Uuid) -> Result<OrderTrail> {
-        let first = self.ask_all(token, order_id, &[]).await?;
+        let first = self.ask_all(token, order_id, &[], false).await?;
         let mut ids: Vec<Uuid> = first
             .values()
             .flatten()
@@ -115,8 +116,23 @@ impl SagaInspector {
         ids.sort();
         ids.dedup();
         ids.truncate(events::trail::MAX_EVENT_IDS);
-        let second = self.ask_all(token, order_id, &ids).await?;
-        Ok(merge(order_id, &second))
+        // Round two asks only the inboxes; a service silent in either round is
+        // unavailable.
+        let second = self.ask_all(token, order_id, &ids, true).await?;
+        let trails = first
+            .into_iter()
+            .map(|(service, published)| {
+                let handled = second.get(&service).cloned().flatten();
+                let trail = published
+                    .zip(handled)
+                    .map(|(published, handled)| ServiceTrail {
+                        handled: handled.handled,
+                        ..published
+                    });
+                (service, trail)
+            })
+            .collect();
+        Ok(merge(order_id, &trails))
     }
 
     /// Replays event `id` at `service`: unparks it if that service's outbox
@@ -159,10 +175,12 @@ impl SagaInspector {
         token: &BearerToken,
         order_id: Uuid,
         event_ids: &[Uuid],
+        only_handled: bool,
     ) -> Result<BTreeMap<String, Option<ServiceTrail>>> {
         let request = TrailRequest {
             order_id,
             event_ids: event_ids.to_vec(),
+            only_handled,
         };
         let peers = futures::future::join_all(
             self.peers
