@@ -52,10 +52,17 @@ ensure_dev_keys() {
 }
 
 # Builds the router (its own workspace, ~770 crates) once; prints the binary's path.
+# Builds the router (debug, or `build_router release`) and prints its path.
 build_router() {
-  log "building the router (hive-router; slow the first time)"
-  cargo build --quiet --manifest-path "$ROOT/supergraph/router/Cargo.toml" >&2
-  echo "$CARGO_TARGET_DIR/debug/shop-router"
+  local profile="${1:-debug}"
+  if [ "$profile" = release ]; then
+    log "building the router (hive-router, release; ~20 minutes the first time)"
+    cargo build --quiet --release --manifest-path "$ROOT/supergraph/router/Cargo.toml" >&2
+  else
+    log "building the router (hive-router; slow the first time)"
+    cargo build --quiet --manifest-path "$ROOT/supergraph/router/Cargo.toml" >&2
+  fi
+  echo "$CARGO_TARGET_DIR/$profile/shop-router"
 }
 
 # npm ci in DIR when it has no node_modules or its lock file is newer.

@@ -560,7 +560,7 @@ async fn measure(
         .await
         {
             Ok(pg) => {
-                saga.commit_bound_orders_per_sec = pg.tps / saga.commits_per_order.max(0.001);
+                saga.commit_bound_orders_per_sec = pg.tps / saga.writes_per_order.max(0.001);
                 eprintln!("    {:.0} commits/s", pg.tps);
                 saga.pgbench = Some(pg);
             }

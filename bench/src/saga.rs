@@ -75,10 +75,15 @@ pub struct SagaReport {
     pub commits_per_order_net: f64,
     /// Commits per second of the idle services.
     pub idle_commits_per_sec: f64,
+    /// Transactions that wrote (took a transaction id; the commits that wait
+    /// for the WAL to reach disk) on the whole server over the steps, per PAID
+    /// order: the figure the commit ceiling is about, since read-only
+    /// transactions commit without a disk write.
+    pub writes_per_order: f64,
     /// The database's ceiling.
     pub pgbench: Option<Pgbench>,
-    /// pgbench's commits per second over the saga's commits per order: the
-    /// orders per second the server could commit.
+    /// pgbench's commits per second over the saga's writing commits per
+    /// order: the orders per second the server could commit.
     pub commit_bound_orders_per_sec: f64,
     /// Cores each process used on average over the whole sweep (drains included).
     pub cores: Vec<(String, f64)>,
@@ -126,6 +131,15 @@ async fn commits(setup: &SagaSetup) -> anyhow::Result<i64> {
     .fetch_one(&setup.admin_db)
     .await?;
     Ok(n.unwrap_or(0))
+}
+
+/// The next transaction id the server will hand out (reading it takes none).
+async fn next_xid(setup: &SagaSetup) -> anyhow::Result<i64> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            .fetch_one(&setup.admin_db)
+            .await?;
+    Ok(n)
 }
 
 async fn db_now(db: &PgPool) -> anyhow::Result<DateTime<Utc>> {
@@ -308,6 +322,7 @@ pub async fn run(http: &reqwest::Client, setup: &SagaSetup) -> anyhow::Result<Sa
     let idle_window = setup.stats_settle.max(Duration::from_secs(2));
     tokio::time::sleep(idle_window).await;
     let c1 = commits(setup).await?;
+    let x1 = next_xid(setup).await?;
     let idle_commits_per_sec = (c1 - c0) as f64 / idle_window.as_secs_f64();
 
     let sweep_start = db_now(&setup.orders_db).await?;
@@ -343,6 +358,7 @@ pub async fn run(http: &reqwest::Client, setup: &SagaSetup) -> anyhow::Result<Sa
     let elapsed = started.elapsed() + setup.stats_settle;
     tokio::time::sleep(setup.stats_settle).await;
     let c2 = commits(setup).await?;
+    let x2 = next_xid(setup).await?;
     let paid = paid_between(&setup.orders_db, sweep_start, sweep_end)
         .await?
         .max(1) as f64;
@@ -356,6 +372,7 @@ pub async fn run(http: &reqwest::Client, setup: &SagaSetup) -> anyhow::Result<Sa
         commits_per_order,
         commits_per_order_net,
         idle_commits_per_sec,
+        writes_per_order: (x2 - x1) as f64 / paid,
         pgbench: None,
         commit_bound_orders_per_sec: 0.0,
         cores: Vec::new(),

@@ -2,15 +2,17 @@
 //!
 //! [`enqueue`] writes an event inside the caller's transaction (and wakes the
 //! relay with `NOTIFY outbox` on commit); [`PgOutbox`] is the relay's view of the
-//! table: it claims pending rows with `FOR UPDATE SKIP LOCKED` and a lease, so
-//! several relay instances never publish the same row at the same time, and a
-//! crashed relay's rows become claimable again when its lease runs out.
+//! table: a [`Claim`] locks a batch of pending rows with `FOR UPDATE SKIP
+//! LOCKED` in one transaction that stays open while the relay publishes them and
+//! records the outcome (one commit per batch, however large), so several relay
+//! instances never publish the same row at the same time, and a crashed relay's
+//! rows are claimable again the moment its connection ends.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -86,23 +88,71 @@ pub struct Backlog {
     pub oldest_pending_secs: f64,
 }
 
+/// What became of the events of a [`Claim`]: the relay fills it in, the claim
+/// records it. An event of the claim named nowhere is given back as it was.
+#[derive(Debug, Default)]
+pub struct Settlement {
+    /// Confirmed by the broker.
+    pub published: Vec<Uuid>,
+    /// Not sent because the connection failed (not the event's fault):
+    /// claimable again at once; counted towards [`MAX_CLAIMS`].
+    pub released: Vec<(Uuid, String)>,
+    /// The broker would not take it (or, when `permanent`, it cannot be sent
+    /// at all): tried again after [`publish_retry_delay`], parked once it
+    /// failed [`MAX_PUBLISH_ATTEMPTS`] times (at once when `permanent`).
+    pub deferred: Vec<Deferral>,
+}
+
+/// An event the broker would not take.
+#[derive(Debug)]
+pub struct Deferral {
+    /// The event.
+    pub id: Uuid,
+    /// Why.
+    pub error: String,
+    /// It can never be sent: park it now.
+    pub permanent: bool,
+}
+
+impl Settlement {
+    /// Records `id` as confirmed.
+    pub fn published(&mut self, id: Uuid) {
+        self.published.push(id);
+    }
+
+    /// Records `id` as not sent for `error`, claimable again at once.
+    pub fn release(&mut self, id: Uuid, error: impl Into<String>) {
+        self.released.push((id, error.into()));
+    }
+
+    /// Records `id` as refused for `error` (see [`Settlement::deferred`]).
+    pub fn defer(&mut self, id: Uuid, error: impl Into<String>, permanent: bool) {
+        self.deferred.push(Deferral {
+            id,
+            error: error.into(),
+            permanent,
+        });
+    }
+}
+
+/// A batch of events claimed by one relay: no other relay publishes them
+/// until it is settled (or its holder dies).
+#[async_trait]
+pub trait Claim: Send {
+    /// The claimed events, oldest first.
+    fn events(&self) -> &[RawEnvelope];
+    /// Records what became of the events and ends the claim; returns the ids
+    /// parked by it.
+    async fn settle(self: Box<Self>, settlement: Settlement) -> anyhow::Result<Vec<Uuid>>;
+}
+
 /// Where a relay finds events to publish. PostgreSQL here; the products service
 /// has a MongoDB implementation with the same guarantees.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
     /// Claims up to `limit` unpublished, unparked events that are due, oldest
-    /// first, for `lease`.
-    async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Vec<RawEnvelope>>;
-    /// Marks events as published (the broker confirmed them).
-    async fn mark_published(&self, ids: &[Uuid]) -> anyhow::Result<()>;
-    /// Gives a claimed event back after the connection failed (not the
-    /// event's fault): claimable again at once.
-    async fn release(&self, id: Uuid, error: &str) -> anyhow::Result<()>;
-    /// The broker would not take this event (or it cannot be sent at all when
-    /// `permanent`): try again after [`publish_retry_delay`], and park it once
-    /// it failed [`MAX_PUBLISH_ATTEMPTS`] times (at once when `permanent`).
-    /// Returns whether it is parked now.
-    async fn defer(&self, id: Uuid, error: &str, permanent: bool) -> anyhow::Result<bool>;
+    /// first. A store that cannot hold them locked leases them for `lease`.
+    async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Box<dyn Claim>>;
     /// Waits until new events may be pending, or `timeout` passes.
     async fn wait(&self, timeout: Duration);
     /// Deletes published events older than `age`, and inbox entries older
@@ -150,79 +200,105 @@ impl PgOutbox {
     }
 }
 
+/// A batch locked by an open transaction of [`PgOutbox`].
+struct PgClaim {
+    tx: Transaction<'static, Postgres>,
+    events: Vec<RawEnvelope>,
+}
+
 #[async_trait]
-impl OutboxStore for PgOutbox {
-    async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Vec<RawEnvelope>> {
-        // A row claimed again and again without ever being published (say, one
-        // the broker answers by closing the channel) is parked, so it cannot
-        // hold back the rows behind it for ever.
-        sqlx::query(
-            "UPDATE outbox SET parked_at = now(),
-                 last_error = COALESCE(last_error, '') || ' (claimed too often; parked)'
-             WHERE published_at IS NULL AND parked_at IS NULL AND attempts >= $1
-               AND (lease_until IS NULL OR lease_until < now())",
-        )
-        .bind(MAX_CLAIMS)
-        .execute(&self.pool)
-        .await?;
-        let rows: Vec<(sqlx::types::Json<RawEnvelope>,)> = sqlx::query_as(
-            "UPDATE outbox SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
-             WHERE id IN (
-                 SELECT id FROM outbox
-                 WHERE published_at IS NULL AND parked_at IS NULL
-                   AND (lease_until IS NULL OR lease_until < now())
-                 ORDER BY seq
-                 LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING envelope",
-        )
-        .bind(limit)
-        .bind(lease.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut events: Vec<RawEnvelope> = rows.into_iter().map(|(j,)| j.0).collect();
-        // RETURNING does not keep the subquery's order.
-        events.sort_by_key(|e| e.id);
-        Ok(events)
+impl Claim for PgClaim {
+    fn events(&self) -> &[RawEnvelope] {
+        &self.events
     }
 
-    async fn mark_published(&self, ids: &[Uuid]) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET published_at = now(), lease_until = NULL, last_error = NULL WHERE id = ANY($1)")
-            .bind(ids)
-            .execute(&self.pool)
+    async fn settle(self: Box<Self>, settlement: Settlement) -> anyhow::Result<Vec<Uuid>> {
+        let PgClaim { mut tx, events } = *self;
+        if events.is_empty() {
+            // Nothing was locked: nothing to commit.
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        // Every claim counts as an attempt, whatever became of it.
+        if !settlement.published.is_empty() {
+            sqlx::query(
+                "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
+                     lease_until = NULL, last_error = NULL
+                 WHERE id = ANY($1)",
+            )
+            .bind(&settlement.published)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
-    }
-
-    async fn release(&self, id: Uuid, error: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET lease_until = NULL, last_error = $2 WHERE id = $1")
+        }
+        let mut parked = Vec::new();
+        for (id, error) in &settlement.released {
+            // A row claimed again and again without ever being published (say,
+            // one the broker answers by closing the channel) is parked, so it
+            // cannot hold back the rows behind it for ever.
+            let park: bool = sqlx::query_scalar(
+                "UPDATE outbox SET attempts = attempts + 1, lease_until = NULL,
+                     last_error = $2 || CASE WHEN attempts + 1 >= $3 THEN ' (claimed too often; parked)' ELSE '' END,
+                     parked_at = CASE WHEN attempts + 1 >= $3 THEN now() END
+                 WHERE id = $1
+                 RETURNING parked_at IS NOT NULL",
+            )
             .bind(id)
             .bind(error)
-            .execute(&self.pool)
+            .bind(MAX_CLAIMS)
+            .fetch_one(&mut *tx)
             .await?;
-        Ok(())
+            if park {
+                parked.push(*id);
+            }
+        }
+        for deferral in &settlement.deferred {
+            let attempts: i32 = sqlx::query_scalar(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+            )
+            .bind(deferral.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let park = deferral.permanent || attempts >= MAX_PUBLISH_ATTEMPTS;
+            sqlx::query(
+                "UPDATE outbox SET last_error = $2,
+                     lease_until = now() + make_interval(secs => $3),
+                     parked_at = CASE WHEN $4 THEN now() END
+                 WHERE id = $1",
+            )
+            .bind(deferral.id)
+            .bind(&deferral.error)
+            .bind(publish_retry_delay(attempts).as_secs_f64())
+            .bind(park)
+            .execute(&mut *tx)
+            .await?;
+            if park {
+                parked.push(deferral.id);
+            }
+        }
+        tx.commit().await?;
+        Ok(parked)
     }
+}
 
-    async fn defer(&self, id: Uuid, error: &str, permanent: bool) -> anyhow::Result<bool> {
-        let attempts: Option<i32> = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let attempts = attempts.unwrap_or(MAX_PUBLISH_ATTEMPTS);
-        let park = permanent || attempts >= MAX_PUBLISH_ATTEMPTS;
-        sqlx::query(
-            "UPDATE outbox SET last_error = $2,
-                 lease_until = now() + make_interval(secs => $3),
-                 parked_at = CASE WHEN $4 THEN now() END
-             WHERE id = $1",
+#[async_trait]
+impl OutboxStore for PgOutbox {
+    async fn claim(&self, limit: i64, _lease: Duration) -> anyhow::Result<Box<dyn Claim>> {
+        // The rows stay locked by this transaction until the claim is settled;
+        // `lease_until` here only holds back a deferred row until its retry.
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(sqlx::types::Json<RawEnvelope>,)> = sqlx::query_as(
+            "SELECT envelope FROM outbox
+             WHERE published_at IS NULL AND parked_at IS NULL
+               AND (lease_until IS NULL OR lease_until < now())
+             ORDER BY seq
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED",
         )
-        .bind(id)
-        .bind(error)
-        .bind(publish_retry_delay(attempts).as_secs_f64())
-        .bind(park)
-        .execute(&self.pool)
+        .bind(limit)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(park)
+        let events = rows.into_iter().map(|(j,)| j.0).collect();
+        Ok(Box::new(PgClaim { tx, events }))
     }
 
     async fn backlog(&self) -> anyhow::Result<Backlog> {

@@ -1,6 +1,7 @@
 //! The outbox relay: publishes claimed outbox events to the exchange with
 //! publisher confirms and marks them published only once the broker has
-//! confirmed them. Woken by LISTEN/NOTIFY, with polling as a backstop; it
+//! confirmed them, a batch at a time (on PostgreSQL one transaction, one commit,
+//! per batch: under load a batch holds every event written meanwhile). Woken by LISTEN/NOTIFY, with polling as a backstop; it
 //! reconnects to the broker by itself, and several relays may run side by side.
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use lapin::Confirmation;
 use platform::workers::WorkerContext;
 
 use crate::amqp;
-use crate::outbox::OutboxStore;
+use crate::outbox::{OutboxStore, Settlement};
 use crate::topology::{Topology, SUBSCRIPTIONS};
 
 /// Relay settings.
@@ -28,7 +29,8 @@ pub struct RelayConfig {
     pub batch: i64,
     /// How long to wait for a NOTIFY before polling anyway.
     pub poll_interval: Duration,
-    /// How long a claim is exclusive.
+    /// How long a claim is exclusive where the store leases rows rather
+    /// than holding them locked (MongoDB).
     pub lease: Duration,
 }
 
@@ -152,40 +154,26 @@ async fn report_backlog(store: &dyn OutboxStore) {
     }
 }
 
-/// Retries later (and parks after the bound) an event the broker would not
-/// take, or at once one that cannot be sent at all.
-async fn defer(store: &dyn OutboxStore, id: uuid::Uuid, error: &str, permanent: bool) {
-    match store.defer(id, error, permanent).await {
-        Ok(true) => {
-            tracing::error!(event = %id, %error, "event parked; replay it with `events-dlq outbox retry`");
-            metrics::counter!("outbox_events_parked_total").increment(1);
-        }
-        Ok(false) => tracing::warn!(event = %id, %error, "event not published; retrying later"),
-        Err(e) => tracing::warn!(event = %id, error = %e, "cannot defer the event"),
-    }
-}
-
 /// Publishes one claimed batch; returns how many were claimed.
 async fn publish_batch(
     store: &dyn OutboxStore,
     channel: &Channel,
     config: &RelayConfig,
 ) -> Result<usize, BatchError> {
-    let events = store
+    let claim = store
         .claim(config.batch, config.lease)
         .await
         .map_err(BatchError::Store)?;
-    if events.is_empty() {
-        return Ok(0);
-    }
+    let events = claim.events();
     let claimed = events.len();
+    let mut settlement = Settlement::default();
     let mut pending = Vec::with_capacity(claimed);
     let mut broker_error = None;
     for (index, event) in events.iter().enumerate() {
         let body = match serde_json::to_vec(event) {
             Ok(b) => b,
             Err(e) => {
-                defer(store, event.id, &format!("cannot serialise: {e}"), true).await;
+                settlement.defer(event.id, format!("cannot serialise: {e}"), true);
                 continue;
             }
         };
@@ -194,7 +182,7 @@ async fn publish_batch(
         {
             Ok(built) => built,
             Err(e) => {
-                defer(store, event.id, &format!("cannot be sent: {e}"), true).await;
+                settlement.defer(event.id, format!("cannot be sent: {e}"), true);
                 continue;
             }
         };
@@ -214,37 +202,49 @@ async fn publish_batch(
         {
             Ok(confirm) => pending.push((event.id, confirm)),
             Err(e) => {
-                // Give back what was not sent, so no relay waits for the lease.
+                // Give back what was not sent, so no relay waits for it.
                 for unsent in &events[index..] {
-                    let _ = store.release(unsent.id, &e.to_string()).await;
+                    settlement.release(unsent.id, e.to_string());
                 }
                 broker_error = Some(e);
                 break;
             }
         }
     }
-    let mut published = Vec::with_capacity(pending.len());
     for (id, confirm) in pending {
         match confirm.await {
-            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => published.push(id),
+            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => {
+                settlement.published(id)
+            }
             Ok(Confirmation::Ack(Some(returned))) => {
                 let why = format!("unroutable: {}", returned.reply_text);
-                defer(store, id, &why, false).await;
+                tracing::warn!(event = %id, error = %why, "event not published; retrying later");
+                settlement.defer(id, why, false);
             }
-            Ok(Confirmation::Nack(_)) => defer(store, id, "nacked by the broker", false).await,
+            Ok(Confirmation::Nack(_)) => {
+                tracing::warn!(event = %id, "event nacked by the broker; retrying later");
+                settlement.defer(id, "nacked by the broker", false);
+            }
             Err(e) => {
-                let _ = store.release(id, &e.to_string()).await;
+                settlement.release(id, e.to_string());
                 broker_error.get_or_insert(e);
             }
         }
     }
-    if !published.is_empty() {
-        store
-            .mark_published(&published)
-            .await
-            .map_err(BatchError::Store)?;
-        metrics::counter!("outbox_events_published_total").increment(published.len() as u64);
-        tracing::debug!(count = published.len(), "published events");
+    let published = settlement.published.len();
+    for deferral in settlement.deferred.iter().filter(|d| d.permanent) {
+        tracing::warn!(event = %deferral.id, error = %deferral.error, "event cannot be sent");
+    }
+    let parked = claim.settle(settlement).await.map_err(BatchError::Store)?;
+    for id in &parked {
+        tracing::error!(event = %id, "event parked; replay it with `events-dlq outbox retry`");
+    }
+    if !parked.is_empty() {
+        metrics::counter!("outbox_events_parked_total").increment(parked.len() as u64);
+    }
+    if published > 0 {
+        metrics::counter!("outbox_events_published_total").increment(published as u64);
+        tracing::debug!(count = published, "published events");
     }
     match broker_error {
         Some(e) => Err(BatchError::Broker(e)),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use events::catalogue::{OrderLine, OrderPlaced};
 use events::consumer::{self, begin_once, ConsumerConfig, Handler, HandlerError};
-use events::outbox::{self, OutboxStore, PgOutbox};
+use events::outbox::{self, OutboxStore, PgOutbox, Settlement};
 use events::relay::{self, RelayConfig};
 use events::{dlq, Envelope, EventMeta, RawEnvelope, Topology};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
@@ -297,7 +297,8 @@ async fn an_unroutable_event_stays_pending_instead_of_being_lost() {
     // would recreate the queue; publish with a relay loop that never reconnects
     // by claiming and publishing by hand instead.
     let confirm_channel = events::amqp::confirm_channel(&h.conn).await.unwrap();
-    let claimed = store.claim(10, Duration::from_secs(30)).await.unwrap();
+    let claim = store.claim(10, Duration::from_secs(30)).await.unwrap();
+    let claimed = claim.events();
     assert_eq!(claimed.len(), 1);
     let confirm = confirm_channel
         .basic_publish(
@@ -541,50 +542,96 @@ async fn publishing_failures_back_off_and_park_after_the_bound_until_retried() {
     let store = PgOutbox::new(h.pool.clone());
     let id = h.place(1).await[0];
     let lease = Duration::from_secs(30);
-    assert_eq!(store.claim(10, lease).await.unwrap().len(), 1);
-    assert!(!store
-        .defer(id, "nacked by the broker", false)
-        .await
-        .unwrap());
+    let claim_ids =
+        |claim: &dyn outbox::Claim| claim.events().iter().map(|e| e.id).collect::<Vec<_>>();
+    let refused = || {
+        let mut s = Settlement::default();
+        s.defer(id, "nacked by the broker", false);
+        s
+    };
+    let claim = store.claim(10, lease).await.unwrap();
+    assert_eq!(claim_ids(claim.as_ref()), vec![id]);
     assert!(
-        store.claim(10, lease).await.unwrap().is_empty(),
-        "not again before its backoff"
+        claim.settle(refused()).await.unwrap().is_empty(),
+        "not parked yet"
     );
+    let claim = store.claim(10, lease).await.unwrap();
+    assert!(claim.events().is_empty(), "not again before its backoff");
+    claim.settle(Settlement::default()).await.unwrap();
     // The last allowed attempt fails too.
     sqlx::query("UPDATE outbox SET attempts = $1 - 1, lease_until = NULL")
         .bind(outbox::MAX_PUBLISH_ATTEMPTS)
         .execute(&h.pool)
         .await
         .unwrap();
-    assert_eq!(store.claim(10, lease).await.unwrap().len(), 1);
-    assert!(store
-        .defer(id, "nacked by the broker", false)
-        .await
-        .unwrap());
+    let claim = store.claim(10, lease).await.unwrap();
+    assert_eq!(claim_ids(claim.as_ref()), vec![id]);
+    assert_eq!(claim.settle(refused()).await.unwrap(), vec![id], "parked");
     sqlx::query("UPDATE outbox SET lease_until = NULL")
         .execute(&h.pool)
         .await
         .unwrap();
-    assert!(
-        store.claim(10, lease).await.unwrap().is_empty(),
-        "parked rows are never claimed"
-    );
+    let claim = store.claim(10, lease).await.unwrap();
+    assert!(claim.events().is_empty(), "parked rows are never claimed");
+    claim.settle(Settlement::default()).await.unwrap();
     assert_eq!(store.parked(10).await.unwrap().len(), 1);
     assert_eq!(store.unpark(None).await.unwrap(), 1);
     // A row claimed too often without being published (whatever failed: the
     // broker closing the channel on it, say) is parked too.
-    sqlx::query("UPDATE outbox SET attempts = $1, lease_until = NULL")
+    sqlx::query("UPDATE outbox SET attempts = $1 - 1, lease_until = NULL")
         .bind(outbox::MAX_CLAIMS)
         .execute(&h.pool)
         .await
         .unwrap();
-    assert!(store.claim(10, lease).await.unwrap().is_empty());
+    let claim = store.claim(10, lease).await.unwrap();
+    assert_eq!(claim_ids(claim.as_ref()), vec![id]);
+    let mut lost = Settlement::default();
+    lost.release(id, "channel closed");
+    assert_eq!(claim.settle(lost).await.unwrap(), vec![id], "parked");
     assert_eq!(store.parked(10).await.unwrap().len(), 1);
     assert_eq!(store.unpark(None).await.unwrap(), 1);
     let again = store.claim(10, lease).await.unwrap();
-    assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(claim_ids(again.as_ref()), vec![id]);
+    again.settle(Settlement::default()).await.unwrap();
     assert_eq!(outbox::publish_retry_delay(1), Duration::from_secs(1));
     assert_eq!(outbox::publish_retry_delay(30), Duration::from_secs(300));
+    h.finish().await;
+}
+
+/// A batch stays claimed while its relay publishes it: another relay (another
+/// replica) skips it rather than publishing it a second time, and a relay that
+/// dies holding it (its transaction ends) leaves it claimable at once.
+#[tokio::test]
+async fn a_claimed_batch_is_skipped_by_other_relays_and_freed_when_its_holder_dies() {
+    let h = Harness::new().await;
+    let store = PgOutbox::new(h.pool.clone());
+    let ids = h.place(3).await;
+    let lease = Duration::from_secs(30);
+    let first = store.claim(2, lease).await.unwrap();
+    assert_eq!(first.events().len(), 2);
+    let second = store.claim(10, lease).await.unwrap();
+    assert_eq!(
+        second.events().iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![ids[2]],
+        "only the row the first claim does not hold"
+    );
+    let mut done = Settlement::default();
+    done.published(ids[2]);
+    second.settle(done).await.unwrap();
+    drop(first);
+    // The rollback of the dropped transaction reaches the server a moment later.
+    let mut after = Vec::new();
+    for _ in 0..50 {
+        let claim = store.claim(10, lease).await.unwrap();
+        after = claim.events().iter().map(|e| e.id).collect::<Vec<_>>();
+        claim.settle(Settlement::default()).await.unwrap();
+        if !after.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(after, ids[..2].to_vec(), "the dead holder's rows, in order");
+    assert_eq!(store.pending().await.unwrap(), 2);
     h.finish().await;
 }
 

@@ -3,6 +3,10 @@
 use payments::config::Config;
 use payments::startup::Service;
 
+/// mimalloc, as users and the router (README "Performance").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = platform::telemetry::init("payments");

@@ -79,31 +79,43 @@ impl Payments {
         if request.amount.amount < 0 {
             return Err(Error::invalid("a charge cannot be of a negative amount"));
         }
-        let payment = self
+        let start = self
             .store
-            .open_payment(request.order_id, request.user_id, request.amount)
+            .start_charge(request.order_id, request.user_id, request.amount)
             .await?;
-        let settlement = if payment.status.is_settled() {
-            None
-        } else if payment.amount.amount == 0 {
-            Some(Settlement::NothingToCharge)
-        } else {
-            Some(self.charge_at_provider(&payment, &request.token).await?)
+        let settlement = match start.charge {
+            _ if start.payment.status.is_settled() => None,
+            Some(earlier_attempts) => Some(
+                self.charge_at_provider(
+                    &start.payment,
+                    earlier_attempts,
+                    start.order_cancelled,
+                    &request.token,
+                )
+                .await?,
+            ),
+            None => Some(Settlement::NothingToCharge),
         };
-        self.record_settlement(payment, settlement, cause).await
+        self.record_settlement(start.payment, settlement, cause)
+            .await
     }
 
     /// Asks the provider to charge a pending payment; if an earlier attempt
     /// may have reached it, asks for that charge's status first.
-    async fn charge_at_provider(&self, payment: &Payment, token: &str) -> Result<Settlement> {
-        let earlier_attempts = self.store.begin_charge_attempt(payment.id).await?;
+    async fn charge_at_provider(
+        &self,
+        payment: &Payment,
+        earlier_attempts: i32,
+        order_cancelled: bool,
+        token: &str,
+    ) -> Result<Settlement> {
         if earlier_attempts > 0 {
             if let Some(outcome) = self.charge_status(payment.id).await? {
                 tracing::info!(payment = %payment.id, "charge in doubt found at the provider");
                 return Ok(outcome.into());
             }
         }
-        if self.store.is_order_cancelled(payment.order_id).await? {
+        if order_cancelled {
             return Ok(Settlement::Failed {
                 reason: "order_cancelled".into(),
             });

@@ -95,6 +95,18 @@ pub struct PaymentStore {
     pool: PgPool,
 }
 
+/// A payment about to be charged (see [`PaymentStore::start_charge`]).
+#[derive(Debug)]
+pub struct ChargeStart {
+    /// The order's payment.
+    pub payment: Payment,
+    /// When the provider is to be called: how many attempts there were
+    /// before this one (more than 0: a charge may be in doubt).
+    pub charge: Option<i32>,
+    /// Whether the order was cancelled meanwhile (only read when charging).
+    pub order_cancelled: bool,
+}
+
 impl PaymentStore {
     /// A store over a migrated pool.
     pub fn new(pool: PgPool) -> Self {
@@ -106,14 +118,16 @@ impl PaymentStore {
         &self.pool
     }
 
-    /// Records a pending payment for the order unless it has one; returns the
-    /// order's payment either way.
-    pub async fn open_payment(
+    /// Opens the order's payment, or finds the one opened before, and when it
+    /// is still to be charged at the provider counts that attempt, in one
+    /// transaction (one commit) before the provider is called.
+    pub async fn start_charge(
         &self,
         order_id: Uuid,
         user_id: Uuid,
         amount: Money,
-    ) -> Result<Payment> {
+    ) -> Result<ChargeStart> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO payments (id, order_id, user_id, amount, currency, status)
              VALUES ($1, $2, $3, $4, $5, 'PENDING') ON CONFLICT (order_id) DO NOTHING",
@@ -123,28 +137,38 @@ impl PaymentStore {
         .bind(user_id)
         .bind(amount.amount)
         .bind(amount.currency.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         let row: PaymentRow = sqlx::query_as(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1"
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"
         ))
         .bind(order_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        row.try_into()
-    }
-
-    /// Counts an attempt to charge a payment at the provider; returns how many
-    /// attempts there were before this one (more than 0: a charge may be in
-    /// doubt).
-    pub async fn begin_charge_attempt(&self, payment_id: Uuid) -> Result<i32> {
-        Ok(sqlx::query_scalar(
-            "UPDATE payments SET charge_attempts = charge_attempts + 1, updated_at = now()
-             WHERE id = $1 RETURNING charge_attempts - 1",
-        )
-        .bind(payment_id)
-        .fetch_one(&self.pool)
-        .await?)
+        let payment: Payment = row.try_into()?;
+        let mut start = ChargeStart {
+            charge: None,
+            order_cancelled: false,
+            payment,
+        };
+        if !start.payment.status.is_settled() && start.payment.amount.amount != 0 {
+            let earlier_attempts: i32 = sqlx::query_scalar(
+                "UPDATE payments SET charge_attempts = charge_attempts + 1, updated_at = now()
+                 WHERE id = $1 RETURNING charge_attempts - 1",
+            )
+            .bind(start.payment.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            start.charge = Some(earlier_attempts);
+            start.order_cancelled = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM cancelled_orders WHERE order_id = $1)",
+            )
+            .bind(order_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(start)
     }
 
     /// Pending payments already sent to the provider and untouched for

@@ -44,7 +44,7 @@ use events::catalogue::{
     ReservedLine, StockRejected, StockReleased, StockReserved,
 };
 use events::consumer::HandlerError;
-use events::outbox::OutboxStore;
+use events::outbox::{Claim, OutboxStore, Settlement};
 use events::{Envelope, EventMeta, RawEnvelope};
 use futures::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, Bson, Document};
@@ -1183,7 +1183,7 @@ impl MongoOutbox {
 
 #[async_trait]
 impl OutboxStore for MongoOutbox {
-    async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Vec<RawEnvelope>> {
+    async fn claim(&self, limit: i64, lease: Duration) -> anyhow::Result<Box<dyn Claim>> {
         let lease = chrono::Duration::from_std(lease)?;
         let mut events = Vec::new();
         while (events.len() as i64) < limit {
@@ -1225,35 +1225,10 @@ impl OutboxStore for MongoOutbox {
                 }
             }
         }
-        Ok(events)
-    }
-
-    async fn mark_published(&self, ids: &[Uuid]) -> anyhow::Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        self.outbox
-            .update_many(
-                doc! { "_id": { "$in": ids } },
-                doc! { "$set": {
-                    "published_at": bson_date(Utc::now()),
-                    "lease_until": Bson::Null,
-                    "last_error": Bson::Null,
-                } },
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn release(&self, id: Uuid, error: &str) -> anyhow::Result<()> {
-        self.outbox
-            .update_one(
-                doc! { "_id": id.to_string() },
-                doc! { "$set": { "lease_until": Bson::Null, "last_error": error } },
-            )
-            .await?;
-        Ok(())
+        Ok(Box::new(MongoClaim {
+            outbox: self.outbox.clone(),
+            events,
+        }))
     }
 
     async fn wait(&self, timeout: Duration) {
@@ -1304,32 +1279,6 @@ impl OutboxStore for MongoOutbox {
         Ok(done.deleted_count + inbox.deleted_count)
     }
 
-    async fn defer(&self, id: Uuid, error: &str, permanent: bool) -> anyhow::Result<bool> {
-        let current = self.outbox.find_one(doc! { "_id": id.to_string() }).await?;
-        let attempts = current
-            .and_then(|d| d.get_i32("attempts").ok())
-            .unwrap_or(events::outbox::MAX_PUBLISH_ATTEMPTS);
-        let park = permanent || attempts >= events::outbox::MAX_PUBLISH_ATTEMPTS;
-        let delay = chrono::Duration::from_std(events::outbox::publish_retry_delay(attempts))?;
-        let now = Utc::now();
-        let parked_at = if park {
-            Bson::from(bson_date(now))
-        } else {
-            Bson::Null
-        };
-        self.outbox
-            .update_one(
-                doc! { "_id": id.to_string() },
-                doc! { "$set": {
-                    "last_error": error,
-                    "lease_until": bson_date(now + delay),
-                    "parked_at": parked_at,
-                } },
-            )
-            .await?;
-        Ok(park)
-    }
-
     async fn backlog(&self) -> anyhow::Result<events::outbox::Backlog> {
         let pending = self
             .outbox
@@ -1357,6 +1306,92 @@ impl OutboxStore for MongoOutbox {
             oldest_pending_secs,
         })
     }
+}
+
+/// A batch leased by [`MongoOutbox::claim`], settled document by document.
+struct MongoClaim {
+    outbox: Collection<Document>,
+    events: Vec<RawEnvelope>,
+}
+
+#[async_trait]
+impl Claim for MongoClaim {
+    fn events(&self) -> &[RawEnvelope] {
+        &self.events
+    }
+
+    async fn settle(self: Box<Self>, settlement: Settlement) -> anyhow::Result<Vec<Uuid>> {
+        mark_published_events(&self.outbox, &settlement.published).await?;
+        for (id, error) in &settlement.released {
+            release_event(&self.outbox, *id, error).await?;
+        }
+        let mut parked = Vec::new();
+        for d in &settlement.deferred {
+            if defer_event(&self.outbox, d.id, &d.error, d.permanent).await? {
+                parked.push(d.id);
+            }
+        }
+        Ok(parked)
+    }
+}
+
+async fn mark_published_events(outbox: &Collection<Document>, ids: &[Uuid]) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    outbox
+        .update_many(
+            doc! { "_id": { "$in": ids } },
+            doc! { "$set": {
+                "published_at": bson_date(Utc::now()),
+                "lease_until": Bson::Null,
+                "last_error": Bson::Null,
+            } },
+        )
+        .await?;
+    Ok(())
+}
+
+async fn release_event(outbox: &Collection<Document>, id: Uuid, error: &str) -> anyhow::Result<()> {
+    outbox
+        .update_one(
+            doc! { "_id": id.to_string() },
+            doc! { "$set": { "lease_until": Bson::Null, "last_error": error } },
+        )
+        .await?;
+    Ok(())
+}
+
+async fn defer_event(
+    outbox: &Collection<Document>,
+    id: Uuid,
+    error: &str,
+    permanent: bool,
+) -> anyhow::Result<bool> {
+    let current = outbox.find_one(doc! { "_id": id.to_string() }).await?;
+    let attempts = current
+        .and_then(|d| d.get_i32("attempts").ok())
+        .unwrap_or(events::outbox::MAX_PUBLISH_ATTEMPTS);
+    let park = permanent || attempts >= events::outbox::MAX_PUBLISH_ATTEMPTS;
+    let delay = chrono::Duration::from_std(events::outbox::publish_retry_delay(attempts))?;
+    let now = Utc::now();
+    let parked_at = if park {
+        Bson::from(bson_date(now))
+    } else {
+        Bson::Null
+    };
+    outbox
+        .update_one(
+            doc! { "_id": id.to_string() },
+            doc! { "$set": {
+                "last_error": error,
+                "lease_until": bson_date(now + delay),
+                "parked_at": parked_at,
+            } },
+        )
+        .await?;
+    Ok(park)
 }
 
 #[cfg(test)]

@@ -634,6 +634,7 @@ mod ledger {
         StockRejected, StockReleased, StockReserved,
     };
     use events::consumer::HandlerError;
+    use events::outbox::Settlement;
     use events::{Envelope, Event, EventMeta, RawEnvelope};
     use platform::{Currency, Money};
     use products::domain::now;
@@ -777,9 +778,13 @@ mod ledger {
     /// Claims every pending event, marks them published and returns them.
     async fn publish(stores: &Stores) -> Vec<RawEnvelope> {
         let outbox = stores.ledger.outbox();
-        let events = outbox.claim(100, StdDuration::from_secs(30)).await.unwrap();
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        outbox.mark_published(&ids).await.unwrap();
+        let claim = outbox.claim(100, StdDuration::from_secs(30)).await.unwrap();
+        let events = claim.events().to_vec();
+        let mut settlement = Settlement::default();
+        for event in &events {
+            settlement.published(event.id);
+        }
+        claim.settle(settlement).await.unwrap();
         events
     }
 
@@ -905,16 +910,16 @@ mod ledger {
             .await
             .unwrap();
         let claimed = outbox.claim(100, StdDuration::from_secs(30)).await.unwrap();
-        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed.events().len(), 1);
+        let again = outbox.claim(100, StdDuration::from_secs(30)).await.unwrap();
         assert!(
-            outbox
-                .claim(100, StdDuration::from_secs(30))
-                .await
-                .unwrap()
-                .is_empty(),
-            "a leased event is not claimed twice"
+            again.events().is_empty(),
+            "a claimed event is not claimed twice"
         );
-        outbox.release(claimed[0].id, "broker down").await.unwrap();
+        again.settle(Settlement::default()).await.unwrap();
+        let mut failed = Settlement::default();
+        failed.release(claimed.events()[0].id, "broker down");
+        claimed.settle(failed).await.unwrap();
         only::<StockReserved>(&publish(&stores).await);
 
         // Past its expiry the reservation is released, once.
