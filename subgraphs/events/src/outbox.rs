@@ -219,6 +219,13 @@ impl Claim for PgClaim {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
+        // Losing this commit in a database crash loses nothing: the events
+        // are published again, and every consumer's inbox drops the duplicate.
+        // So the relay does not wait for the disk (the saga's durable commits
+        // are the ones that change state).
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         // Every claim counts as an attempt, whatever became of it.
         if !settlement.published.is_empty() {
             sqlx::query(
