@@ -1,23 +1,104 @@
 //! Schema settings every subgraph shares.
 
-use async_graphql::SchemaBuilder;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, SchemaBuilder, ServerResult};
+use lru::LruCache;
 
 /// Whether the process runs in production (`SHOP_ENV=production`).
 pub fn is_production() -> bool {
     std::env::var("SHOP_ENV").is_ok_and(|v| v.eq_ignore_ascii_case("production"))
 }
 
-/// In production, no introspection and no "did you mean" suggestions: both
-/// reveal the schema to anyone. (Composition reads the committed SDL files and
+/// What every subgraph's schema gets: the [`ParseCache`]; and in production
+/// no introspection and no "did you mean" suggestions, both of which reveal the
+/// schema to anyone. (Composition reads the committed SDL files and
 /// `_service { sdl }`, which stays available.)
-pub fn harden<Q, M, S>(
+pub fn configure<Q, M, S>(
     builder: SchemaBuilder<Q, M, S>,
     production: bool,
 ) -> SchemaBuilder<Q, M, S> {
+    let builder = builder.extension(ParseCache::default());
     if production {
         builder.disable_introspection().disable_suggestions()
     } else {
         builder
+    }
+}
+
+/// Keeps the parsed form of recently seen operation documents. A subgraph
+/// behind the router receives the same few documents over and over (only the
+/// variables differ), and parsing one was a tenth of a subgraph's CPU per
+/// request (README "Performance"). Bounded in entries and document size, so
+/// distinct documents only evict each other; every check, extension and
+/// validation still runs on every request.
+#[derive(Clone)]
+pub struct ParseCache {
+    documents: Arc<Mutex<LruCache<String, ExecutableDocument>>>,
+}
+
+impl ParseCache {
+    /// Documents kept.
+    pub const ENTRIES: usize = 256;
+    /// Longer documents are not kept.
+    pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
+
+    fn cached(&self, query: &str) -> Option<ExecutableDocument> {
+        let mut documents = self.documents.lock().ok()?;
+        documents.get(query).cloned()
+    }
+
+    fn keep(&self, query: &str, document: ExecutableDocument) {
+        if query.len() > Self::MAX_DOCUMENT_BYTES {
+            return;
+        }
+        if let Ok(mut documents) = self.documents.lock() {
+            documents.put(query.to_string(), document);
+        }
+    }
+}
+
+impl Default for ParseCache {
+    fn default() -> Self {
+        let entries = NonZeroUsize::new(Self::ENTRIES).unwrap_or(NonZeroUsize::MIN);
+        ParseCache {
+            documents: Arc::new(Mutex::new(LruCache::new(entries))),
+        }
+    }
+}
+
+impl ExtensionFactory for ParseCache {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ParseCache {
+    /// Hands the request its parsed document, so only the text-to-tree step
+    /// is skipped: every check, extension and validation still runs on it.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        match self.cached(&request.query) {
+            Some(document) => request.set_parsed_query(document),
+            // A document that does not parse is left to the usual path, which
+            // reports the error.
+            None => {
+                if let Ok(document) = request.parsed_query().cloned() {
+                    self.keep(&request.query, document);
+                }
+            }
+        }
+        next.run(ctx, request).await
     }
 }
 
@@ -37,7 +118,8 @@ mod tests {
 
     #[tokio::test]
     async fn production_schemas_refuse_introspection_and_suggestions() {
-        let schema = harden(Schema::build(Query, EmptyMutation, EmptySubscription), true).finish();
+        let schema =
+            configure(Schema::build(Query, EmptyMutation, EmptySubscription), true).finish();
         let res = schema.execute("{ __schema { types { name } } }").await;
         let data = res.data.clone().into_json().unwrap_or_default();
         assert!(
@@ -50,7 +132,7 @@ mod tests {
             "{}",
             res.errors[0].message
         );
-        let dev = harden(
+        let dev = configure(
             Schema::build(Query, EmptyMutation, EmptySubscription),
             false,
         )
@@ -61,5 +143,30 @@ mod tests {
             data["__schema"]["types"].is_array(),
             "development keeps introspection: {data}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_cached_document_answers_like_a_fresh_one_and_bad_ones_stay_refused() {
+        let cache = ParseCache::default();
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(cache.clone())
+            .finish();
+        for _ in 0..2 {
+            let res = schema.execute("query Ping { ping }").await;
+            assert!(res.errors.is_empty(), "{:?}", res.errors);
+            assert_eq!(res.data.into_json().unwrap_or_default()["ping"], true);
+        }
+        assert!(cache.cached("query Ping { ping }").is_some(), "kept");
+        for _ in 0..2 {
+            let res = schema.execute("{ ping ").await;
+            assert!(!res.errors.is_empty(), "a syntax error every time");
+            let res = schema.execute("{ pong }").await;
+            assert!(!res.errors.is_empty(), "validated every time");
+        }
+        assert!(cache.cached("{ ping ").is_none(), "errors are not kept");
+        let long = format!("{{ ping {} }}", " ".repeat(ParseCache::MAX_DOCUMENT_BYTES));
+        let res = schema.execute(long.as_str()).await;
+        assert!(res.errors.is_empty(), "{:?}", res.errors);
+        assert!(cache.cached(&long).is_none(), "long documents are not kept");
     }
 }

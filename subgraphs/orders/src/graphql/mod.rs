@@ -37,7 +37,7 @@ pub fn build_schema(orders: Orders) -> OrdersSchema {
 /// test on a busy machine gives them longer, so a batch is never split).
 pub fn build_schema_with(orders: Orders, loader_delay: Duration) -> OrdersSchema {
     let store = orders.store().clone();
-    platform::graphql::harden(
+    platform::graphql::configure(
         Schema::build(Query, Mutation, SubscriptionRoot),
         platform::graphql::is_production(),
     )

@@ -33,7 +33,7 @@ pub fn build_schema(payments: Payments) -> PaymentsSchema {
 /// test on a busy machine gives them longer, so a batch is never split).
 pub fn build_schema_with(payments: Payments, loader_delay: Duration) -> PaymentsSchema {
     let store = payments.store().clone();
-    platform::graphql::harden(
+    platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
         platform::graphql::is_production(),
     )

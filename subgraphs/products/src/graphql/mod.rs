@@ -36,7 +36,7 @@ pub const DEFAULT_LOADER_DELAY: Duration = Duration::from_millis(2);
 /// collect keys for `loader_delay` before querying (see [`DEFAULT_LOADER_DELAY`]).
 pub fn build_schema(catalog: Catalog, loader_delay: Duration) -> ProductsSchema {
     let store = catalog.store().clone();
-    platform::graphql::harden(
+    platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
         platform::graphql::is_production(),
     )

@@ -33,7 +33,7 @@ pub fn build_schema(accounts: Accounts) -> UsersSchema {
 /// Builds the schema with loaders that wait `loader_delay` to collect keys.
 pub fn build_schema_with(accounts: Accounts, loader_delay: Duration) -> UsersSchema {
     let store = accounts.store().clone();
-    platform::graphql::harden(
+    platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
         platform::graphql::is_production(),
     )
