@@ -28,6 +28,8 @@ pub fn service_reads(service: &str) -> BTreeSet<String> {
     };
     fields
         .iter()
+        .chain(serde_introspect::<platform::config::ServiceConfig>())
+        .filter(|f| **f != "profile")
         .map(|f| format!("{prefix}_{}", f.to_uppercase()))
         .chain(["RUST_LOG", "LOG_FORMAT", "SHOP_ENV"].map(String::from))
         .chain(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use e2e::live::{SseSubscription, WsSubscription};
 use e2e::{Shop, ShopOptions};
 use serde_json::{json, Value};
-use testkit::{first_error_code, test_keys, GraphqlClient};
+use testkit::{first_error_code, GraphqlClient};
 use uuid::Uuid;
 
 const WATCH: &str = "subscription($id: ID!) {
@@ -161,14 +161,13 @@ async fn a_change_committed_by_another_orders_replica_reaches_the_subscriber() {
     let shop = Shop::start().await;
     let (customer, order) = order_with(&shop, "tok_timeout").await;
     // A second replica of orders on the same database, without event workers.
-    let replica = orders::startup::Service::build(orders::config::Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: shop.databases["orders"].clone(),
-        jwt_public_key_pem: Some(test_keys().public_pem.clone()),
+    let replica = orders::startup::build(orders::config::Config {
+        service: platform::config::ServiceConfig {
+            database_url: shop.databases["orders"].clone().into(),
+            db_max_connections: 3,
+            ..testkit::service_config("orders")
+        },
         products_url: format!("http://127.0.0.1:{}", shop.products.port),
-        event_workers: false,
-        db_max_connections: 3,
         ..Default::default()
     })
     .await

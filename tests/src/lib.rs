@@ -268,30 +268,22 @@ impl Shop {
             .map(|s| (s, fresh_database_url(&format!("e2e_{s}"))))
             .collect();
 
-        let users = users::startup::Service::build(users::config::Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: databases["users"].clone(),
-            jwt_private_key_pem: Some(keys.private_pem.clone()),
-            jwt_public_key_pem: Some(keys.public_pem.clone()),
-            db_max_connections: 5,
-            events_prefix: prefix.clone(),
+        let users = users::startup::build(users::config::Config {
+            service: shop_service("users", &databases, &prefix, 5),
+            jwt_private_key_pem: Some(keys.private_pem.clone().into()),
             // The flows sign up dozens of customers from one address.
             signups_per_address: 10_000,
             throttle_step_ms: options.throttle_step_ms,
             bootstrap_admin_email: options.admin_account.then(|| ADMIN_EMAIL.to_string()),
-            bootstrap_admin_password: options.admin_account.then(|| ADMIN_PASSWORD.to_string()),
+            bootstrap_admin_password: options
+                .admin_account
+                .then(|| ADMIN_PASSWORD.to_string().into()),
             ..Default::default()
         })
         .await
         .expect("users");
-        let products = products::startup::Service::build(products::config::Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: databases["products"].clone(),
-            jwt_public_key_pem: Some(keys.public_pem.clone()),
-            db_max_connections: 10,
-            events_prefix: prefix.clone(),
+        let products = products::startup::build(products::config::Config {
+            service: shop_service("products", &databases, &prefix, 10),
             reservation_ttl_secs: options.reservation_ttl_secs,
             reservation_sweep_ms: 200,
             ..Default::default()
@@ -299,14 +291,9 @@ impl Shop {
         .await
         .expect("products");
         let products_port = products.port();
-        let orders = orders::startup::Service::build(orders::config::Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: databases["orders"].clone(),
-            jwt_public_key_pem: Some(keys.public_pem.clone()),
-            db_max_connections: 10,
+        let orders = orders::startup::build(orders::config::Config {
+            service: shop_service("orders", &databases, &prefix, 10),
             products_url: format!("http://127.0.0.1:{products_port}"),
-            events_prefix: prefix.clone(),
             // Flows place up to 100 orders per customer faster than the saga
             // pays them; the production cap (5 unpaid) would refuse them.
             max_open_orders: 1_000,
@@ -314,14 +301,9 @@ impl Shop {
         })
         .await
         .expect("orders");
-        let payments = payments::startup::Service::build(payments::config::Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: databases["payments"].clone(),
-            jwt_public_key_pem: Some(keys.public_pem.clone()),
-            db_max_connections: 5,
+        let payments = payments::startup::build(payments::config::Config {
+            service: shop_service("payments", &databases, &prefix, 5),
             provider_timeout_ms: 500,
-            events_prefix: prefix.clone(),
             ..Default::default()
         })
         .await
@@ -657,4 +639,21 @@ pub fn token(user: Uuid, role: Role) -> String {
     .expect("signer");
     #[allow(clippy::expect_used)]
     signer.sign(user, role).expect("sign").0
+}
+
+/// The common settings of `service` in a [`Shop`]: its database, the event
+/// workers on the shop's private topology, a pool of `pool` connections.
+fn shop_service(
+    service: &str,
+    databases: &HashMap<&'static str, String>,
+    prefix: &str,
+    pool: u32,
+) -> platform::config::ServiceConfig {
+    platform::config::ServiceConfig {
+        database_url: databases[service].clone().into(),
+        events_prefix: prefix.to_string(),
+        event_workers: true,
+        db_max_connections: pool,
+        ..testkit::service_config(service)
+    }
 }

@@ -3,12 +3,17 @@
 
 use std::sync::Arc;
 
+use platform::auth::JwtVerifier;
+use platform::config::ServiceConfig;
+use platform::service::ServiceBuilder;
 use platform::workers::Workers;
+use sqlx::PgPool;
 
 use crate::consumer::{ConsumerConfig, Handler};
 use crate::outbox::OutboxStore;
 use crate::relay::RelayConfig;
 use crate::topology::Topology;
+use crate::trail::Inspector;
 
 /// Where a service's event workers connect, and as whom.
 #[derive(Debug, Clone)]
@@ -19,6 +24,8 @@ pub struct EventWorkers {
     pub prefix: String,
     /// The service (`orders`, ...): names its connections and selects its queue.
     pub service: String,
+    /// Whether this process runs them (`*_EVENT_WORKERS`).
+    pub enabled: bool,
 }
 
 impl EventWorkers {
@@ -28,7 +35,45 @@ impl EventWorkers {
             amqp_url: amqp_url.into(),
             prefix: prefix.into(),
             service: service.into(),
+            enabled: true,
         }
+    }
+
+    /// Workers of `service` as its configuration says (broker, prefix).
+    pub fn for_service(config: &ServiceConfig, service: &str) -> Self {
+        EventWorkers {
+            enabled: config.event_workers,
+            ..Self::new(config.amqp_url(), &config.events_prefix, service)
+        }
+    }
+
+    /// Unless this process runs no event workers: starts the relay publishing
+    /// `outbox` and, for a consuming service, the consumer applying events
+    /// with `handler`.
+    pub fn start(
+        &self,
+        service: &mut ServiceBuilder,
+        outbox: Arc<dyn OutboxStore>,
+        handler: Option<Arc<dyn Handler>>,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        self.spawn_relay(service.workers(), outbox);
+        if let Some(handler) = handler {
+            self.spawn_consumer(service.workers(), handler);
+        }
+    }
+
+    /// The service's part of the saga inspector, over its database `pool`.
+    pub fn inspector(&self, pool: PgPool) -> Inspector {
+        Inspector::new(pool, &self.amqp_url, &self.prefix, &self.service)
+    }
+
+    /// The service's saga inspector routes (`/internal/v1/saga/*`, admins
+    /// only) over its database `pool`.
+    pub fn trail_routes(&self, pool: PgPool, verifier: Arc<JwtVerifier>) -> axum::Router {
+        crate::trail::routes(self.inspector(pool), verifier)
     }
 
     fn topology(&self) -> Topology {

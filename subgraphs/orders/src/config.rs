@@ -1,34 +1,16 @@
 //! The service's configuration, read from `ORDERS_*` environment variables;
 //! every field has a default that works on the local machine.
 
+use platform::config::ServiceConfig;
 use serde::Deserialize;
 
 /// The orders service's settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    /// `ORDERS_HOST`: interface to listen on (default `0.0.0.0`).
-    #[serde(default = "platform::config::default_host")]
-    pub host: String,
-    /// `ORDERS_PORT`: port (default 4003; 0 picks a free one).
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// `ORDERS_DATABASE_URL`: the service's own database.
-    #[serde(default = "default_database_url")]
-    pub database_url: String,
-    /// `ORDERS_DB_MAX_CONNECTIONS`: pool size (default 10).
-    #[serde(default = "default_db_max_connections")]
-    pub db_max_connections: u32,
-    /// `ORDERS_JWT_PUBLIC_KEY_PATH`: PEM public key verifying access tokens.
-    #[serde(default = "platform::config::default_jwt_public_key_path")]
-    pub jwt_public_key_path: String,
-    /// `ORDERS_JWT_PUBLIC_KEY_PEM`: the PEM itself; wins over the path.
-    #[serde(default)]
-    pub jwt_public_key_pem: Option<String>,
-    /// `ORDERS_JWKS_URL`: the users service's key set
-    /// (`http://users:4001/.well-known/jwks.json`); when set, token keys follow
-    /// it (a rotated key is fetched when first seen), the PEM above seeds it.
-    #[serde(default)]
-    pub jwks_url: Option<String>,
+    /// What every service has (`ORDERS_HOST`, `ORDERS_PORT` (default 4003),
+    /// `ORDERS_DATABASE_URL`, `ORDERS_AMQP_URL`, ...).
+    #[serde(skip, default = "local")]
+    pub service: ServiceConfig,
     /// `ORDERS_PRODUCTS_URL`: the products service, for price quotes.
     #[serde(default = "default_products_url")]
     pub products_url: String,
@@ -41,16 +23,6 @@ pub struct Config {
     /// `ORDERS_QUOTE_RETRIES`: retries of a quote that failed transiently (default 3).
     #[serde(default = "default_quote_retries")]
     pub quote_retries: usize,
-    /// `ORDERS_AMQP_URL`: the RabbitMQ broker.
-    #[serde(default = "platform::config::default_amqp_url")]
-    pub amqp_url: String,
-    /// `ORDERS_EVENTS_PREFIX`: prefix of exchange and queue names (tests).
-    #[serde(default)]
-    pub events_prefix: String,
-    /// `ORDERS_EVENT_WORKERS`: run the outbox relay and the event consumer in
-    /// this process (default true).
-    #[serde(default = "default_true")]
-    pub event_workers: bool,
     /// `ORDERS_MAX_OPEN_ORDERS`: how many unpaid orders (PENDING or
     /// AWAITING_PAYMENT) a customer may have open at once; one more is
     /// `CONFLICT` (default 5). Each holds stock until paid or expired.
@@ -58,14 +30,17 @@ pub struct Config {
     pub max_open_orders: u32,
 }
 
-fn default_port() -> u16 {
-    4003
+impl Config {
+    /// Reads `ORDERS_*` (and `SHOP_ENV`).
+    pub fn load() -> anyhow::Result<Config> {
+        let (service, config) = platform::config::load("ORDERS", &local())?;
+        Ok(Config { service, ..config })
+    }
 }
-fn default_database_url() -> String {
-    "postgres://postgres@127.0.0.1:5432/orders".into()
-}
-fn default_db_max_connections() -> u32 {
-    10
+
+/// On this machine: port 4003, database `orders`.
+fn local() -> ServiceConfig {
+    ServiceConfig::local(4003, "orders")
 }
 fn default_products_url() -> String {
     "http://127.0.0.1:4002".into()
@@ -82,27 +57,15 @@ fn default_quote_retries() -> usize {
 fn default_max_open_orders() -> u32 {
     crate::orders::DEFAULT_MAX_OPEN_ORDERS
 }
-fn default_true() -> bool {
-    true
-}
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            host: platform::config::default_host(),
-            port: default_port(),
-            database_url: default_database_url(),
-            db_max_connections: default_db_max_connections(),
-            jwt_public_key_path: platform::config::default_jwt_public_key_path(),
-            jwt_public_key_pem: None,
-            jwks_url: None,
+            service: local(),
             products_url: default_products_url(),
             payments_url: default_payments_url(),
             quote_timeout_ms: default_quote_timeout_ms(),
             quote_retries: default_quote_retries(),
-            amqp_url: platform::config::default_amqp_url(),
-            events_prefix: String::new(),
-            event_workers: true,
             max_open_orders: default_max_open_orders(),
         }
     }

@@ -83,7 +83,14 @@ pub struct SagaInspector {
 }
 
 impl SagaInspector {
-    /// Orders' own inspector, and the peers at `products_url` and `payments_url`.
+    /// Orders' own inspector, and the peers `config` names.
+    pub fn for_config(local: Inspector, config: &crate::config::Config) -> anyhow::Result<Self> {
+        let timeout = Duration::from_millis(config.quote_timeout_ms);
+        Self::new(local, &config.products_url, &config.payments_url, timeout)
+    }
+
+    /// Orders' own inspector, and the peers at `products_url` and
+    /// `payments_url`, each call bounded by `timeout`.
     pub fn new(
         local: Inspector,
         products_url: &str,

@@ -1,7 +1,6 @@
 //! Runs the payments service: `PAYMENTS_*` variables configure it.
 
 use payments::config::Config;
-use payments::startup::Service;
 
 /// mimalloc, as users and the router (README "Performance").
 #[global_allocator]
@@ -10,7 +9,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = platform::telemetry::init("payments");
-    let config: Config = platform::config::load("PAYMENTS")?;
-    Service::build(config).await?.run_until_stopped().await?;
+    let config = Config::load()?;
+    payments::startup::build(config)
+        .await?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

@@ -143,6 +143,16 @@ impl Payments {
         }
     }
 
+    /// [`Payments::reconcile_in_doubt`] by hundreds, for the periodic worker,
+    /// which reports its own outcome.
+    pub async fn reconcile_logged(&self, older_than: Duration) {
+        match self.reconcile_in_doubt(older_than, 100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(settled = n, "charges in doubt reconciled"),
+            Err(e) => tracing::warn!(error = %e, "reconciling charges in doubt failed"),
+        }
+    }
+
     /// Reconciles charges in doubt: pending payments that were sent to the
     /// provider and have not moved for `older_than`. Those the provider knows
     /// are settled on its answer (and announced); for an order cancelled

@@ -10,11 +10,6 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, SchemaBuilder, ServerResult};
 use lru::LruCache;
 
-/// Whether the process runs in production (`SHOP_ENV=production`).
-pub fn is_production() -> bool {
-    std::env::var("SHOP_ENV").is_ok_and(|v| v.eq_ignore_ascii_case("production"))
-}
-
 /// What every subgraph's schema gets: the [`ParseCache`]; and in production
 /// no introspection and no "did you mean" suggestions, both of which reveal the
 /// schema to anyone. (Composition reads the committed SDL files and

@@ -34,16 +34,8 @@ struct GraphqlState<E> {
 }
 
 /// `/graphql`: POST runs the request with the caller's [`Auth`] in its data,
-/// GET serves GraphiQL (not in the production profile).
-pub fn graphql_router<E>(executor: E, verifier: Arc<JwtVerifier>) -> Router
-where
-    E: Executor + Clone + 'static,
-{
-    graphql_router_in(executor, verifier, crate::graphql::is_production())
-}
-
-/// [`graphql_router`] in the given profile.
-pub fn graphql_router_in<E>(executor: E, verifier: Arc<JwtVerifier>, production: bool) -> Router
+/// GET serves GraphiQL (not in `production`).
+pub fn graphql_router<E>(executor: E, verifier: Arc<JwtVerifier>, production: bool) -> Router
 where
     E: Executor + Clone + 'static,
 {
@@ -739,7 +731,7 @@ mod tests {
             (false, StatusCode::OK),
             (true, StatusCode::METHOD_NOT_ALLOWED),
         ] {
-            let app = graphql_router_in(schema.clone(), verifier.clone(), production);
+            let app = graphql_router(schema.clone(), verifier.clone(), production);
             let res = app
                 .oneshot(
                     axum::http::Request::get("/graphql")

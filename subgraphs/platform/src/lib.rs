@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod pagination;
+pub mod service;
 pub mod telemetry;
 pub mod workers;
 

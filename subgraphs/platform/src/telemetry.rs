@@ -62,7 +62,7 @@ pub fn init(service: &str) -> Telemetry {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let json = match std::env::var("LOG_FORMAT") {
         Ok(format) => format.eq_ignore_ascii_case("json"),
-        Err(_) => crate::graphql::is_production(),
+        Err(_) => crate::config::Profile::from_env().is_production(),
     };
     let (traces, exporter_error) = match otlp_configured().then(|| tracer_provider(service)) {
         Some(Ok(provider)) => (Some(provider), None),

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use events::catalogue::{OrderCancelled, OrderPaid, OrderPlaced};
 use events::consumer::{Handler, HandlerError};
 use events::{Event, RawEnvelope};
-use tokio_util::sync::CancellationToken;
 
 use crate::store::StockLedger;
 
@@ -47,32 +46,22 @@ impl Handler for StockHandler {
     }
 }
 
-/// Releases lapsed reservations every `every` until cancelled. Every replica
-/// may run it: each reservation is released once (`FOR UPDATE SKIP LOCKED`).
-pub async fn release_expired_reservations(
-    ledger: Arc<dyn StockLedger>,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
+/// Releases lapsed reservations, a hundred at a time until none is left (run
+/// periodically). Every replica may run it: each reservation is released once
+/// (`FOR UPDATE SKIP LOCKED`).
+pub async fn release_expired_reservations(ledger: Arc<dyn StockLedger>) {
     loop {
-        loop {
-            match ledger.expire_due(100).await {
-                Ok(100) => continue,
-                Ok(n) => {
-                    if n > 0 {
-                        tracing::info!(released = n, "released lapsed reservations");
-                    }
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "releasing lapsed reservations failed");
-                    break;
-                }
+        match ledger.expire_due(100).await {
+            Ok(100) => continue,
+            Ok(0) => return,
+            Ok(n) => {
+                tracing::info!(released = n, "released lapsed reservations");
+                return;
             }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = shutdown.cancelled() => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "releasing lapsed reservations failed");
+                return;
+            }
         }
     }
 }

@@ -56,6 +56,22 @@ pub fn test_server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+/// What every service's test configuration has: listening on a free port of
+/// 127.0.0.1, a fresh database ([`fresh_database_url`]), the test keys, a small
+/// pool, and no event workers (a test that wants them turns them on with its
+/// own prefix).
+pub fn service_config(service: &str) -> platform::config::ServiceConfig {
+    platform::config::ServiceConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: fresh_database_url(service).into(),
+        jwt_public_key_pem: Some(test_keys().public_pem.clone()),
+        db_max_connections: 5,
+        event_workers: false,
+        ..platform::config::ServiceConfig::local(0, service)
+    }
+}
+
 /// A URL to a database no other test uses (created on first connect by
 /// [`platform::db::connect`]). Names start with `t_` so `scripts/test` can drop
 /// leftovers of earlier runs.

@@ -1,35 +1,27 @@
 //! The service's configuration, read from `USERS_*` environment variables;
 //! every field has a default that works on the local machine.
 
+use platform::config::ServiceConfig;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use platform::auth::TokenSigner;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// The users service's settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    /// `USERS_HOST`: interface to listen on (default `0.0.0.0`).
-    #[serde(default = "platform::config::default_host")]
-    pub host: String,
-    /// `USERS_PORT`: port (default 4001; 0 picks a free one).
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// `USERS_DATABASE_URL`: the service's own database.
-    #[serde(default = "default_database_url")]
-    pub database_url: String,
-    /// `USERS_DB_MAX_CONNECTIONS`: pool size (default 10).
-    #[serde(default = "default_db_max_connections")]
-    pub db_max_connections: u32,
+    /// What every service has (`USERS_HOST`, `USERS_PORT` (default 4001),
+    /// `USERS_DATABASE_URL`, `USERS_AMQP_URL`, ...).
+    #[serde(skip, default = "local")]
+    pub service: ServiceConfig,
     /// `USERS_JWT_PRIVATE_KEY_PATH`: the PKCS#8 PEM key that signs access tokens.
     #[serde(default = "default_private_key_path")]
     pub jwt_private_key_path: String,
-    /// `USERS_JWT_PUBLIC_KEY_PATH`: its public half (served as the JWKS).
-    #[serde(default = "platform::config::default_jwt_public_key_path")]
-    pub jwt_public_key_path: String,
     /// `USERS_JWT_PRIVATE_KEY_PEM`: the private key itself; wins over the path.
     #[serde(default)]
-    pub jwt_private_key_pem: Option<String>,
-    /// `USERS_JWT_PUBLIC_KEY_PEM`: the public key itself; wins over the path.
-    #[serde(default)]
-    pub jwt_public_key_pem: Option<String>,
+    pub jwt_private_key_pem: Option<SecretString>,
     /// `USERS_JWT_PREVIOUS_PUBLIC_KEYS_PEM`: public keys that signed tokens
     /// before the current one (PEM blocks, one after the other); published in
     /// the JWKS after a rotation so that their tokens stay valid until they expire.
@@ -58,27 +50,53 @@ pub struct Config {
     pub bootstrap_admin_email: Option<String>,
     /// `USERS_BOOTSTRAP_ADMIN_PASSWORD`: that administrator's password.
     #[serde(default)]
-    pub bootstrap_admin_password: Option<String>,
-    /// `USERS_AMQP_URL`: the RabbitMQ broker.
-    #[serde(default = "platform::config::default_amqp_url")]
-    pub amqp_url: String,
-    /// `USERS_EVENTS_PREFIX`: prefix of exchange and queue names (tests).
-    #[serde(default)]
-    pub events_prefix: String,
-    /// `USERS_EVENT_WORKERS`: run the outbox relay in this process (default true).
-    #[serde(default = "default_true")]
-    pub event_workers: bool,
+    pub bootstrap_admin_password: Option<SecretString>,
 }
 
-fn default_port() -> u16 {
-    4001
+impl Config {
+    /// Reads `USERS_*` (and `SHOP_ENV`).
+    pub fn load() -> anyhow::Result<Config> {
+        let (service, config) = platform::config::load("USERS", &local())?;
+        Ok(Config { service, ..config })
+    }
+
+    /// The token signer: the configured key pair, with the previous public
+    /// keys still published (and trusted) after a rotation.
+    pub fn signer(&self) -> anyhow::Result<TokenSigner> {
+        let private = match &self.jwt_private_key_pem {
+            Some(pem) => pem.expose_secret().to_string(),
+            None => read_key(&self.jwt_private_key_path, "private")?,
+        };
+        let public = match &self.service.jwt_public_key_pem {
+            Some(pem) => pem.clone(),
+            None => read_key(&self.service.jwt_public_key_path, "public")?,
+        };
+        let previous = split_pems(self.jwt_previous_public_keys_pem.as_deref().unwrap_or(""));
+        let ttl = Duration::from_secs(self.access_token_ttl_secs);
+        TokenSigner::from_pem(&private, &public, ttl)?.with_previous_keys(&previous)
+    }
 }
-fn default_database_url() -> String {
-    "postgres://postgres@127.0.0.1:5432/users".into()
+
+fn read_key(path: &str, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read the JWT {what} key at {path} (scripts/run generates development keys)")
+    })
 }
-fn default_db_max_connections() -> u32 {
-    10
+
+/// The PEM blocks of `text`, one after the other.
+fn split_pems(text: &str) -> Vec<String> {
+    text.split_inclusive("-----END PUBLIC KEY-----")
+        .map(str::trim)
+        .filter(|block| block.contains("-----BEGIN PUBLIC KEY-----"))
+        .map(|block| format!("{block}\n"))
+        .collect()
 }
+
+/// On this machine: port 4001, database `users`.
+fn local() -> ServiceConfig {
+    ServiceConfig::local(4001, "users")
+}
+
 fn default_private_key_path() -> String {
     ".dev/keys/jwt-private.pem".into()
 }
@@ -88,21 +106,12 @@ fn default_access_ttl() -> u64 {
 fn default_refresh_ttl() -> u64 {
     30 * 24 * 3600
 }
-fn default_true() -> bool {
-    true
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
-            host: platform::config::default_host(),
-            port: default_port(),
-            database_url: default_database_url(),
-            db_max_connections: default_db_max_connections(),
+            service: local(),
             jwt_private_key_path: default_private_key_path(),
-            jwt_public_key_path: platform::config::default_jwt_public_key_path(),
             jwt_private_key_pem: None,
-            jwt_public_key_pem: None,
             jwt_previous_public_keys_pem: None,
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
@@ -111,9 +120,6 @@ impl Default for Config {
             signups_per_address: default_signups_per_address(),
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
-            amqp_url: platform::config::default_amqp_url(),
-            events_prefix: String::new(),
-            event_workers: true,
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Runs the users service: `USERS_*` variables configure it.
 
 use users::config::Config;
-use users::startup::Service;
 
 /// mimalloc gives memory back to the system (glibc's malloc kept the
 /// password hashes' 19 MiB buffers: README "Performance").
@@ -11,7 +10,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = platform::telemetry::init("users");
-    let config: Config = platform::config::load("USERS")?;
-    Service::build(config).await?.run_until_stopped().await?;
+    let config = Config::load()?;
+    users::startup::build(config)
+        .await?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

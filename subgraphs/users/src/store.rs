@@ -391,6 +391,17 @@ pub async fn forgive_attempt(
     Ok(())
 }
 
+/// [`prune_attempts`] older than any throttle remembers, for the periodic
+/// worker (safe on every replica at once), which reports its own outcome.
+pub async fn prune_old_attempts(pool: PgPool) {
+    let older_than = crate::domain::throttle::Scope::longest_memory();
+    match prune_attempts(&pool, older_than).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(rows = n, "pruned old sign-in attempts"),
+        Err(e) => tracing::warn!(error = %e, "could not prune old sign-in attempts"),
+    }
+}
+
 /// Deletes the attempts that count for nothing any more: counted before
 /// `older_than` and not locked now. Returns how many went.
 pub async fn prune_attempts(pool: &PgPool, older_than: std::time::Duration) -> Result<u64> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use platform::auth::{Role, TokenSigner};
 use serde_json::json;
-use testkit::{fresh_database_url, new_test_keys, test_keys, GraphqlClient, TestKeys};
+use testkit::{new_test_keys, service_config, test_keys, GraphqlClient, TestKeys};
 use uuid::Uuid;
 
 fn admin_token(keys: &TestKeys) -> String {
@@ -26,14 +26,13 @@ fn admin_token(keys: &TestKeys) -> String {
 async fn a_rotated_key_invalidates_no_valid_token_and_an_unknown_key_opens_nothing() {
     let (old, new, stranger) = (test_keys().clone(), new_test_keys(), new_test_keys());
     // Users after the rotation: signs with the new key, still publishes the old one.
-    let users = users::startup::Service::build(users::config::Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: fresh_database_url("keys_users"),
-        jwt_private_key_pem: Some(new.private_pem.clone()),
-        jwt_public_key_pem: Some(new.public_pem.clone()),
+    let users = users::startup::build(users::config::Config {
+        service: platform::config::ServiceConfig {
+            jwt_public_key_pem: Some(new.public_pem.clone()),
+            ..service_config("keys_users")
+        },
+        jwt_private_key_pem: Some(new.private_pem.clone().into()),
         jwt_previous_public_keys_pem: Some(old.public_pem.clone()),
-        event_workers: false,
         ..Default::default()
     })
     .await
@@ -51,15 +50,14 @@ async fn a_rotated_key_invalidates_no_valid_token_and_an_unknown_key_opens_nothi
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{jwks}");
 
     // Products as deployed before the rotation: only the old key in hand.
-    let products = products::startup::Service::build(products::config::Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: fresh_database_url("keys_products"),
-        jwt_public_key_pem: Some(old.public_pem.clone()),
-        jwks_url: Some(format!(
-            "http://127.0.0.1:{users_port}/.well-known/jwks.json"
-        )),
-        event_workers: false,
+    let products = products::startup::build(products::config::Config {
+        service: platform::config::ServiceConfig {
+            jwt_public_key_pem: Some(old.public_pem.clone()),
+            jwks_url: Some(format!(
+                "http://127.0.0.1:{users_port}/.well-known/jwks.json"
+            )),
+            ..service_config("keys_products")
+        },
         ..Default::default()
     })
     .await

@@ -6,6 +6,7 @@ mod loaders;
 mod saga;
 mod types;
 
+use platform::config::Profile;
 use std::time::Duration;
 
 use async_graphql::connection::{Connection, OpaqueCursor};
@@ -29,17 +30,17 @@ pub type OrdersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the schema over the use cases.
-pub fn build_schema(orders: Orders) -> OrdersSchema {
-    build_schema_with(orders, LOADER_DELAY)
+pub fn build_schema(orders: Orders, profile: Profile) -> OrdersSchema {
+    build_schema_with(orders, profile, LOADER_DELAY)
 }
 
 /// Builds the schema with loaders that wait `loader_delay` to collect keys (a
 /// test on a busy machine gives them longer, so a batch is never split).
-pub fn build_schema_with(orders: Orders, loader_delay: Duration) -> OrdersSchema {
+pub fn build_schema_with(orders: Orders, profile: Profile, loader_delay: Duration) -> OrdersSchema {
     let store = orders.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, SubscriptionRoot),
-        platform::graphql::is_production(),
+        profile.is_production(),
     )
     .enable_federation()
     .enable_subscription_in_federation()

@@ -10,12 +10,11 @@ use orders::catalog::{Catalog, QuotedLine};
 use orders::config::Config;
 use orders::domain::OrderLineRequest;
 use orders::orders::Orders;
-use orders::startup::Service;
 use orders::store::{OrderStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner, Viewer};
 use platform::{Currency, Error, Money};
 use serde_json::{json, Value};
-use testkit::{fresh_database_url, test_keys, GraphqlClient};
+use testkit::{test_keys, GraphqlClient};
 use uuid::Uuid;
 
 /// A catalogue of fixed prices and stock; it can be switched "down".
@@ -117,12 +116,7 @@ pub struct TestApp {
 /// A configuration for a fresh database without event workers.
 pub fn test_config() -> Config {
     Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: fresh_database_url("orders"),
-        jwt_public_key_pem: Some(test_keys().public_pem.clone()),
-        db_max_connections: 5,
-        event_workers: false,
+        service: testkit::service_config("orders"),
         ..Config::default()
     }
 }
@@ -134,9 +128,9 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service with `config`.
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    let url = config.database_url.clone();
+    let url = config.service.expose_database_url().to_string();
     let catalog = Arc::new(FixedCatalog::default());
-    let service = Service::build_with_catalog(config, catalog.clone())
+    let service = orders::startup::build_with_catalog(config, catalog.clone())
         .await
         .expect("service builds");
     let port = service.port();

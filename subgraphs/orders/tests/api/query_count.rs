@@ -25,6 +25,7 @@ async fn orders_with_items_and_history_cost_a_constant_number_of_queries() {
     }
     let schema = orders::graphql::build_schema_with(
         app.orders.clone(),
+        platform::config::Profile::Development,
         // Long enough that a busy machine (a load test beside) never splits a batch.
         std::time::Duration::from_millis(250),
     );

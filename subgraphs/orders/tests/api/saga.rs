@@ -19,8 +19,8 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn saga() -> (TestApp, TestBus) {
     let bus = TestBus::new().await;
     let mut config = test_config();
-    config.event_workers = true;
-    config.events_prefix = bus.prefix();
+    config.service.event_workers = true;
+    config.service.events_prefix = bus.prefix();
     (spawn_app_with(config).await, bus)
 }
 

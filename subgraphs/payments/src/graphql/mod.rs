@@ -2,6 +2,7 @@
 //! subgraph's `Order`, `payment(id)` and the admin `refundPayment`. Entities and
 //! list fields load through DataLoaders: one query per kind per request step.
 
+use platform::config::Profile;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -25,17 +26,21 @@ pub type PaymentsSchema = Schema<Query, Mutation, EmptySubscription>;
 pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the schema over the use cases.
-pub fn build_schema(payments: Payments) -> PaymentsSchema {
-    build_schema_with(payments, LOADER_DELAY)
+pub fn build_schema(payments: Payments, profile: Profile) -> PaymentsSchema {
+    build_schema_with(payments, profile, LOADER_DELAY)
 }
 
 /// Builds the schema with loaders that wait `loader_delay` to collect keys (a
 /// test on a busy machine gives them longer, so a batch is never split).
-pub fn build_schema_with(payments: Payments, loader_delay: Duration) -> PaymentsSchema {
+pub fn build_schema_with(
+    payments: Payments,
+    profile: Profile,
+    loader_delay: Duration,
+) -> PaymentsSchema {
     let store = payments.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
-        platform::graphql::is_production(),
+        profile.is_production(),
     )
     .enable_federation()
     .data(DataLoader::new(PaymentsById(store.clone()), tokio::spawn).delay(loader_delay))

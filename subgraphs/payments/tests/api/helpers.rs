@@ -15,13 +15,12 @@ use payments::payments::{ChargeRequest, Payments};
 use payments::provider::{
     CardProvider, ChargeOutcome, ProviderUnavailable, RefundOutcome, SimulatedProvider,
 };
-use payments::startup::Service;
 use payments::store::{PaymentStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner};
 use platform::{Currency, Money};
 use serde_json::Value;
 use testkit::bus::TestBus;
-use testkit::{first_error_code, fresh_database_url, test_keys, GraphqlClient};
+use testkit::{first_error_code, test_keys, GraphqlClient};
 use uuid::Uuid;
 
 /// The simulated provider, counting charges; it can be told to fail
@@ -116,13 +115,8 @@ pub struct TestApp {
 /// A configuration for a fresh database without event workers.
 pub fn test_config() -> Config {
     Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: fresh_database_url("payments"),
-        jwt_public_key_pem: Some(test_keys().public_pem.clone()),
-        db_max_connections: 5,
+        service: testkit::service_config("payments"),
         provider_timeout_ms: 300,
-        event_workers: false,
         ..Config::default()
     }
 }
@@ -134,11 +128,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service with `config`.
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    let url = config.database_url.clone();
+    let url = config.service.expose_database_url().to_string();
     let timeout = Duration::from_millis(config.provider_timeout_ms);
     // The service and the use cases share one provider.
     let provider = Arc::new(CountingProvider::default());
-    let service = Service::build_with_provider(config, provider.clone())
+    let service = payments::startup::build_with_provider(config, provider.clone())
         .await
         .expect("service builds");
     let port = service.port();
@@ -194,8 +188,8 @@ pub const SAGA_WAIT: Duration = Duration::from_secs(10);
 pub async fn spawn_saga() -> (TestApp, TestBus) {
     let bus = TestBus::new().await;
     let mut config = test_config();
-    config.event_workers = true;
-    config.events_prefix = bus.prefix();
+    config.service.event_workers = true;
+    config.service.events_prefix = bus.prefix();
     (spawn_app_with(config).await, bus)
 }
 

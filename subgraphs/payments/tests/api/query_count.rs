@@ -39,6 +39,7 @@ async fn payments_of_n_orders_cost_a_constant_number_of_queries() {
     }
     let schema = payments::graphql::build_schema_with(
         app.payments.clone(),
+        platform::config::Profile::Development,
         // Long enough that a busy machine (a load test beside) never splits a batch.
         std::time::Duration::from_millis(250),
     );

@@ -8,6 +8,7 @@ mod mutation;
 mod query;
 mod types;
 
+use platform::config::Profile;
 use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
@@ -34,11 +35,11 @@ pub const DEFAULT_LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the federated schema over the catalogue's use cases; its DataLoaders
 /// collect keys for `loader_delay` before querying (see [`DEFAULT_LOADER_DELAY`]).
-pub fn build_schema(catalog: Catalog, loader_delay: Duration) -> ProductsSchema {
+pub fn build_schema(catalog: Catalog, profile: Profile, loader_delay: Duration) -> ProductsSchema {
     let store = catalog.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
-        platform::graphql::is_production(),
+        profile.is_production(),
     )
     .enable_federation()
     .limit_depth(MAX_DEPTH)

@@ -247,3 +247,35 @@ pub trait StockLedger: Send + Sync {
     /// The outbox the relay publishes from.
     fn outbox(&self) -> std::sync::Arc<dyn events::outbox::OutboxStore>;
 }
+
+/// `/health/ready`'s check of a store that is not a PostgreSQL pool (MongoDB).
+pub fn readiness(store: std::sync::Arc<dyn CatalogStore>) -> platform::http::ReadinessCheck {
+    std::sync::Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { store.ping().await.map_err(|e| format!("store: {e}")) })
+    })
+}
+
+/// The store `config`'s database URL names (its scheme: `mongodb://` or
+/// PostgreSQL), as catalogue and ledger, and its pool on PostgreSQL.
+pub async fn connect(
+    config: &crate::config::Config,
+) -> anyhow::Result<(
+    std::sync::Arc<dyn CatalogStore>,
+    std::sync::Arc<dyn StockLedger>,
+    Option<sqlx::PgPool>,
+)> {
+    let url = config.service.expose_database_url();
+    if config.uses_mongodb() {
+        let mongo = std::sync::Arc::new(
+            mongo::MongoCatalogStore::connect(url, &config.mongodb_database).await?,
+        );
+        tracing::info!(database = %config.mongodb_database, "using MongoDB");
+        return Ok((mongo.clone(), mongo, None));
+    }
+    let pg = std::sync::Arc::new(
+        postgres::PgCatalogStore::connect(url, config.service.db_max_connections).await?,
+    );
+    let pool = pg.pool().clone();
+    Ok((pg.clone(), pg, Some(pool)))
+}

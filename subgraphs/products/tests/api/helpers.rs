@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use platform::auth::{Role, TokenSigner};
 use products::config::Config;
-use products::startup::Service;
 use products::store::postgres::PgCatalogStore;
 use products::store::CatalogStore;
 use serde_json::{json, Value};
-use testkit::{fresh_database_url, test_keys, GraphqlClient};
+use testkit::{test_keys, GraphqlClient};
 use uuid::Uuid;
 
 /// A running service and the means to call it.
@@ -44,13 +43,7 @@ pub fn token(role: Role) -> String {
 /// A configuration for a fresh database, port 0 and the test key.
 pub fn test_config() -> Config {
     Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: fresh_database_url("products"),
-        jwt_public_key_pem: Some(test_keys().public_pem.clone()),
-        db_max_connections: 5,
-        // Tests that need the broker turn the workers on with their own prefix.
-        event_workers: false,
+        service: testkit::service_config("products"),
         ..Config::default()
     }
 }
@@ -62,8 +55,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service with `config`.
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    let database_url = config.database_url.clone();
-    let service = Service::build(config).await.expect("service builds");
+    let database_url = config.service.expose_database_url().to_string();
+    let service = products::startup::build(config)
+        .await
+        .expect("service builds");
     let port = service.port();
     tokio::spawn(service.run(std::future::pending()));
     let store = PgCatalogStore::connect(&database_url, 2)

@@ -36,7 +36,11 @@ async fn resolving_more_products_costs_no_more_queries() {
     // milliseconds to enqueue 100 representations, and a batch cut short by the
     // clock would show up here as an extra statement. What is under test is that
     // one batch is one statement, whatever its size.
-    let schema = build_schema(Catalog::new(Arc::new(store)), Duration::from_millis(50));
+    let schema = build_schema(
+        Catalog::new(Arc::new(store)),
+        platform::config::Profile::Development,
+        Duration::from_millis(50),
+    );
     let ids: Vec<String> = demo_catalogue()
         .1
         .iter()

@@ -26,8 +26,8 @@ struct Saga {
 async fn saga_with_ttl(ttl_secs: u64) -> Saga {
     let bus = TestBus::new().await;
     let mut config = test_config();
-    config.event_workers = true;
-    config.events_prefix = bus.prefix();
+    config.service.event_workers = true;
+    config.service.events_prefix = bus.prefix();
     config.reservation_ttl_secs = ttl_secs;
     config.reservation_sweep_ms = 100;
     let app = spawn_app_with(config).await;

@@ -67,7 +67,11 @@ impl CatalogStore for Unused {
 
 #[test]
 fn the_schema_matches_the_committed_sdl() {
-    let schema = build_schema(Catalog::new(Arc::new(Unused)), DEFAULT_LOADER_DELAY);
+    let schema = build_schema(
+        Catalog::new(Arc::new(Unused)),
+        platform::config::Profile::Development,
+        DEFAULT_LOADER_DELAY,
+    );
     let sdl = sdl(&schema);
     assert!(sdl.contains(r#"type Product @key(fields: "id")"#), "{sdl}");
     assert!(sdl.contains(r#"type Category @key(fields: "id")"#), "{sdl}");

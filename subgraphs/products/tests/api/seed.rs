@@ -44,7 +44,7 @@ async fn seeding_yields_a_browsable_catalogue_and_is_idempotent() {
 
 #[tokio::test]
 async fn two_replicas_seeding_at_once_insert_the_catalogue_once() {
-    let url = test_config().database_url;
+    let url = test_config().service.expose_database_url().to_string();
     let a: Arc<dyn CatalogStore> = Arc::new(PgCatalogStore::connect(&url, 2).await.unwrap());
     let b: Arc<dyn CatalogStore> = Arc::new(PgCatalogStore::connect(&url, 2).await.unwrap());
     let (x, y) = tokio::join!(seed_if_empty(a.as_ref()), seed_if_empty(b.as_ref()));

@@ -1,6 +1,7 @@
 //! The users subgraph: `User @key(id)`, `me`, the admin listing, and the
 //! account mutations. Users and their addresses load through DataLoaders.
 
+use platform::config::Profile;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -26,16 +27,20 @@ pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
 pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the schema over the use cases.
-pub fn build_schema(accounts: Accounts) -> UsersSchema {
-    build_schema_with(accounts, LOADER_DELAY)
+pub fn build_schema(accounts: Accounts, profile: Profile) -> UsersSchema {
+    build_schema_with(accounts, profile, LOADER_DELAY)
 }
 
 /// Builds the schema with loaders that wait `loader_delay` to collect keys.
-pub fn build_schema_with(accounts: Accounts, loader_delay: Duration) -> UsersSchema {
+pub fn build_schema_with(
+    accounts: Accounts,
+    profile: Profile,
+    loader_delay: Duration,
+) -> UsersSchema {
     let store = accounts.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
-        platform::graphql::is_production(),
+        profile.is_production(),
     )
     .enable_federation()
     .data(DataLoader::new(UsersById(store.clone()), tokio::spawn).delay(loader_delay))

@@ -177,8 +177,8 @@ async fn a_customer_keeps_a_profile_and_addresses_others_cannot_touch() {
 async fn registering_announces_user_registered_through_the_outbox() {
     let bus = testkit::bus::TestBus::new().await;
     let mut config = crate::helpers::test_config();
-    config.event_workers = true;
-    config.events_prefix = bus.prefix();
+    config.service.event_workers = true;
+    config.service.events_prefix = bus.prefix();
     let app = crate::helpers::spawn_app_with(config).await;
     let (id, _, _) = app.register("ada@example.com").await;
     let pool = app.accounts.store().pool();

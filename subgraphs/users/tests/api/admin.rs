@@ -106,10 +106,10 @@ async fn the_bootstrap_admin_never_promotes_an_existing_account() {
     let app = spawn_app().await;
     app.register("ops@example.com").await;
     let mut config = crate::helpers::test_config();
-    config.database_url = app.database_url.clone();
+    config.service.database_url = app.database_url.clone().into();
     config.bootstrap_admin_email = Some("ops@example.com".into());
     config.bootstrap_admin_password = Some("operator password 1".into());
-    let refused = users::startup::Service::build(config).await;
+    let refused = users::startup::build(config).await;
     let why = refused.err().map(|e| format!("{e:#}")).unwrap_or_default();
     assert!(
         why.contains("not promoted"),

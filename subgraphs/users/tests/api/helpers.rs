@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use testkit::{fresh_database_url, test_keys, GraphqlClient};
+use testkit::{test_keys, GraphqlClient};
 use users::accounts::Accounts;
 use users::config::Config;
-use users::startup::Service;
 use users::store::{UserStore, MIGRATOR};
 
 /// The admin the service bootstraps.
@@ -30,15 +29,10 @@ pub struct TestApp {
 pub fn test_config() -> Config {
     let keys = test_keys();
     Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: fresh_database_url("users"),
-        jwt_private_key_pem: Some(keys.private_pem.clone()),
-        jwt_public_key_pem: Some(keys.public_pem.clone()),
-        db_max_connections: 5,
+        service: testkit::service_config("users"),
+        jwt_private_key_pem: Some(keys.private_pem.clone().into()),
         bootstrap_admin_email: Some(ADMIN_EMAIL.into()),
         bootstrap_admin_password: Some(ADMIN_PASSWORD.into()),
-        event_workers: false,
         // Tests sign many users up from one address; `throttle.rs` sets its own.
         signups_per_address: 10_000,
         throttle_step_ms: 1,
@@ -53,9 +47,9 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service with `config`.
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    let url = config.database_url.clone();
+    let url = config.service.expose_database_url().to_string();
     let keys = test_keys();
-    let service = Service::build(config).await.expect("service builds");
+    let service = users::startup::build(config).await.expect("service builds");
     let port = service.port();
     tokio::spawn(service.run(std::future::pending()));
     let pool = platform::db::connect_with(&url, &[&MIGRATOR, &events::MIGRATOR], 5)

@@ -23,6 +23,7 @@ async fn users_with_addresses_cost_a_constant_number_of_queries() {
     }
     let schema = users::graphql::build_schema_with(
         app.accounts.clone(),
+        platform::config::Profile::Development,
         // Long enough that a busy machine (a load test beside) never splits a batch.
         std::time::Duration::from_millis(250),
     );
