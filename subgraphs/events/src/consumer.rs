@@ -121,8 +121,29 @@ impl From<platform::Error> for HandlerError {
 /// Applies events of the keys a service consumes.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
+    /// The event types this handler applies: exactly the routing keys its
+    /// service's queue is bound to ([`Topology::keys_of`]), which
+    /// [`check_routes`] holds it to when the service starts.
+    fn handles(&self) -> &'static [&'static str];
     /// Applies one event, at most once (see [`begin_once`]).
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError>;
+}
+
+/// Whether `handler` applies exactly what `service`'s queue receives: an
+/// event bound but not handled would be dead-lettered, one handled but not
+/// bound would never arrive.
+pub fn check_routes(service: &str, handler: &dyn Handler) -> anyhow::Result<()> {
+    let mut handled = handler.handles().to_vec();
+    let mut bound = Topology::keys_of(service).to_vec();
+    handled.sort_unstable();
+    bound.sort_unstable();
+    if handled != bound {
+        anyhow::bail!(
+            "{service}'s handler applies {handled:?} but its queue is bound to {bound:?} \
+             (events::topology::SUBSCRIPTIONS)"
+        );
+    }
+    Ok(())
 }
 
 /// Starts the transaction that applies `event` for `consumer`, or returns `None`
@@ -309,6 +330,12 @@ async fn process(
             return;
         }
     };
+    if !handler.handles().contains(&event.kind.as_str()) {
+        tracing::error!(id = %event.id, kind = %event.kind, "an event this service does not handle; dead-lettering");
+        metrics::counter!("events_refused_total", "kind" => event.kind.clone()).increment(1);
+        reject(&delivery).await;
+        return;
+    }
     let allowed = crate::topology::publisher_of(&event.kind);
     if allowed != Some(event.source.as_str()) {
         tracing::error!(
@@ -501,5 +528,32 @@ async fn redeliver_later(
 async fn reject(delivery: &Delivery) {
     if let Err(e) = delivery.reject(BasicRejectOptions { requeue: false }).await {
         tracing::warn!(error = %e, "reject failed; the message will be redelivered");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Handles(&'static [&'static str]);
+
+    #[async_trait]
+    impl Handler for Handles {
+        fn handles(&self) -> &'static [&'static str] {
+            self.0
+        }
+        async fn handle(&self, _: &RawEnvelope) -> Result<(), HandlerError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_handler_must_apply_exactly_what_its_queue_receives() {
+        let payments = &["order.cancelled", "payment.requested"];
+        assert!(check_routes("payments", &Handles(payments)).is_ok());
+        let missing = check_routes("payments", &Handles(&["payment.requested"]));
+        assert!(missing.is_err_and(|e| e.to_string().contains("order.cancelled")));
+        let extra = &["order.cancelled", "payment.requested", "order.paid"];
+        assert!(check_routes("payments", &Handles(extra)).is_err());
     }
 }

@@ -9,7 +9,7 @@ use platform::service::ServiceBuilder;
 use platform::workers::Workers;
 use sqlx::PgPool;
 
-use crate::consumer::{ConsumerConfig, Handler};
+use crate::consumer::{check_routes, ConsumerConfig, Handler};
 use crate::outbox::OutboxStore;
 use crate::relay::RelayConfig;
 use crate::topology::Topology;
@@ -49,20 +49,25 @@ impl EventWorkers {
 
     /// Unless this process runs no event workers: starts the relay publishing
     /// `outbox` and, for a consuming service, the consumer applying events
-    /// with `handler`.
+    /// with `handler`, which must apply exactly what the service's queue
+    /// receives ([`check_routes`]).
     pub fn start(
         &self,
         service: &mut ServiceBuilder,
         outbox: Arc<dyn OutboxStore>,
         handler: Option<Arc<dyn Handler>>,
-    ) {
+    ) -> anyhow::Result<()> {
+        if let Some(handler) = &handler {
+            check_routes(&self.service, handler.as_ref())?;
+        }
         if !self.enabled {
-            return;
+            return Ok(());
         }
         self.spawn_relay(service.workers(), outbox);
         if let Some(handler) = handler {
             self.spawn_consumer(service.workers(), handler);
         }
+        Ok(())
     }
 
     /// The service's part of the saga inspector, over its database `pool`.

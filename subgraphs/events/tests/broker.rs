@@ -211,6 +211,10 @@ impl RecordingHandler {
 
 #[async_trait]
 impl Handler for RecordingHandler {
+    fn handles(&self) -> &'static [&'static str] {
+        Topology::keys_of("products")
+    }
+
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let _placed = event.decode::<OrderPlaced>()?;
@@ -683,6 +687,10 @@ struct ProxiedHandler {
 
 #[async_trait]
 impl Handler for ProxiedHandler {
+    fn handles(&self) -> &'static [&'static str] {
+        Topology::keys_of("products")
+    }
+
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         apply_once(&self.pool, event).await

@@ -63,6 +63,17 @@ fn because(reason: impl Into<String>) -> ChangeContext {
 
 #[async_trait]
 impl Handler for OrderSagaHandler {
+    fn handles(&self) -> &'static [&'static str] {
+        &[
+            StockReserved::TYPE,
+            StockRejected::TYPE,
+            StockReleased::TYPE,
+            PaymentSucceeded::TYPE,
+            PaymentFailed::TYPE,
+            PaymentRefunded::TYPE,
+        ]
+    }
+
     #[tracing::instrument(skip_all, fields(kind = %event.kind, id = %event.id), err)]
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
         let (order_id, trigger, ctx) = match event.kind.as_str() {

@@ -51,6 +51,6 @@ pub async fn build_with_catalog(
             feed.clone().listen(listen_pool.clone(), ctx)
         });
     let handler = Arc::new(OrderSagaHandler::new(orders));
-    events.start(&mut service, Arc::new(PgOutbox::new(pool)), Some(handler));
+    events.start(&mut service, Arc::new(PgOutbox::new(pool)), Some(handler))?;
     service.bind().await
 }

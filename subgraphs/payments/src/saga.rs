@@ -22,6 +22,10 @@ impl PaymentHandler {
 
 #[async_trait]
 impl Handler for PaymentHandler {
+    fn handles(&self) -> &'static [&'static str] {
+        &[PaymentRequested::TYPE, OrderCancelled::TYPE]
+    }
+
     #[tracing::instrument(skip_all, fields(kind = %event.kind, id = %event.id), err)]
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
         match event.kind.as_str() {

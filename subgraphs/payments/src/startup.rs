@@ -42,7 +42,7 @@ pub async fn build_with_provider(
         .routes(events.trail_routes(pool.clone(), verifier))
         .postgres(&pool);
     let handler = Arc::new(PaymentHandler::new(payments.clone()));
-    events.start(&mut service, Arc::new(PgOutbox::new(pool)), Some(handler));
+    events.start(&mut service, Arc::new(PgOutbox::new(pool)), Some(handler))?;
     if events.enabled && config.reconcile_every_ms > 0 {
         let after = Duration::from_millis(config.in_doubt_after_ms);
         let every = Duration::from_millis(config.reconcile_every_ms);

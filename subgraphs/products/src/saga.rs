@@ -29,6 +29,10 @@ impl StockHandler {
 
 #[async_trait]
 impl Handler for StockHandler {
+    fn handles(&self) -> &'static [&'static str] {
+        &[OrderPlaced::TYPE, OrderPaid::TYPE, OrderCancelled::TYPE]
+    }
+
     #[tracing::instrument(skip_all, fields(kind = %event.kind, id = %event.id), err)]
     async fn handle(&self, event: &RawEnvelope) -> Result<(), HandlerError> {
         let applied = match event.kind.as_str() {

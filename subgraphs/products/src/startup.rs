@@ -47,7 +47,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         ledger.clone(),
         Duration::from_secs(config.reservation_ttl_secs),
     );
-    events.start(&mut service, ledger.outbox(), Some(Arc::new(handler)));
+    events.start(&mut service, ledger.outbox(), Some(Arc::new(handler)))?;
     if events.enabled {
         let every = Duration::from_millis(config.reservation_sweep_ms);
         service = service.every("reservation-expiry", every, move || {

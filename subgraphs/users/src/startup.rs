@@ -53,6 +53,6 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             crate::store::prune_old_attempts(prune_pool.clone())
         });
     let events = EventWorkers::for_service(common, "users");
-    events.start(&mut service, Arc::new(PgOutbox::new(pool)), None);
+    events.start(&mut service, Arc::new(PgOutbox::new(pool)), None)?;
     service.bind().await
 }
