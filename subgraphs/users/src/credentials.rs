@@ -11,8 +11,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// How many argon2 computations (19 MiB each) may run at once; the rest wait
-/// their turn, so a burst of sign-ups or sign-ins cannot exhaust memory.
-pub const MAX_CONCURRENT_HASHES: usize = 4;
+/// their turn, so a burst of sign-ups or sign-ins cannot exhaust memory. Two:
+/// each takes a core for ~50 ms, so more at once would not finish sooner on
+/// the two cores a replica gets, only hold more memory (README "Performance").
+pub const MAX_CONCURRENT_HASHES: usize = 2;
 
 /// How long a request waits for its turn before it is told to come back.
 const HASH_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
