@@ -8,12 +8,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{FromRef, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use platform::auth::{Auth, JwtVerifier};
+use platform::auth::{AdminOnly, JwtVerifier};
 use platform::http::JsonBody;
 use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -313,7 +312,7 @@ struct OutboxRow {
     last_error: Option<String>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 struct RouteState {
     inspector: Inspector,
     verifier: Arc<JwtVerifier>,
@@ -333,18 +332,16 @@ pub fn routes(inspector: Inspector, verifier: Arc<JwtVerifier>) -> Router {
 
 async fn trail(
     State(state): State<RouteState>,
-    headers: HeaderMap,
+    _: AdminOnly,
     JsonBody(request): JsonBody<TrailRequest>,
 ) -> Result<Json<ServiceTrail>> {
-    Auth::from_headers(&headers, &state.verifier).admin()?;
     Ok(Json(state.inspector.trail(&request).await?))
 }
 
 async fn replay(
     State(state): State<RouteState>,
-    headers: HeaderMap,
+    _: AdminOnly,
     JsonBody(request): JsonBody<ReplayRequest>,
 ) -> Result<Json<Replayed>> {
-    Auth::from_headers(&headers, &state.verifier).admin()?;
     Ok(Json(state.inspector.replay(request.event_id).await?))
 }

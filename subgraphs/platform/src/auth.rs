@@ -228,6 +228,52 @@ impl BearerToken {
     }
 }
 
+/// REST: the signed-in caller of a handler, from its bearer token (the keys
+/// brought up to date when needed); otherwise the request is answered `401`
+/// problem+json. The handler's state gives the verifier: a field
+/// `Arc<JwtVerifier>` and `#[derive(FromRef)]`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn(pub Viewer);
+
+/// REST: an administrator calling a handler; otherwise `401` (no valid token)
+/// or `403` (another user), as problem+json. See [`SignedIn`].
+#[derive(Debug, Clone, Copy)]
+pub struct AdminOnly(pub Viewer);
+
+impl<S> axum::extract::FromRequestParts<S> for SignedIn
+where
+    std::sync::Arc<JwtVerifier>: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Error> {
+        let verifier: std::sync::Arc<JwtVerifier> = axum::extract::FromRef::from_ref(state);
+        let auth = Auth::from_headers_fresh(&parts.headers, &verifier).await;
+        auth.viewer().map(SignedIn)
+    }
+}
+
+impl<S> axum::extract::FromRequestParts<S> for AdminOnly
+where
+    std::sync::Arc<JwtVerifier>: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Error> {
+        let verifier: std::sync::Arc<JwtVerifier> = axum::extract::FromRef::from_ref(state);
+        let auth = Auth::from_headers_fresh(&parts.headers, &verifier).await;
+        auth.admin().map(AdminOnly)
+    }
+}
+
 /// The viewer of the current GraphQL request, or `UNAUTHENTICATED`.
 pub fn viewer(ctx: &async_graphql::Context<'_>) -> Result<Viewer, Error> {
     ctx.data_opt::<Auth>().unwrap_or(&Auth::Anonymous).viewer()

@@ -6,12 +6,12 @@
 use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use platform::auth::{Auth, JwtVerifier, Viewer};
+use platform::auth::{JwtVerifier, SignedIn};
 use platform::http::JsonBody;
 use platform::pagination::{encode_cursor, PageRequest};
 use platform::{Error, Result};
@@ -22,18 +22,10 @@ use uuid::Uuid;
 use crate::domain::{CartQuantity, Order, OrderItem, PaymentToken, ShippingAddress};
 use crate::orders::{Orders, PlaceOrder};
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 struct RestState {
     orders: Orders,
     verifier: Arc<JwtVerifier>,
-}
-
-impl RestState {
-    async fn viewer(&self, headers: &HeaderMap) -> Result<Viewer> {
-        Auth::from_headers_fresh(headers, &self.verifier)
-            .await
-            .viewer()
-    }
 }
 
 /// The REST routes.
@@ -259,10 +251,10 @@ pub struct LineBody {
     ))]
 async fn place(
     State(state): State<RestState>,
+    SignedIn(viewer): SignedIn,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PlaceOrderBody>,
 ) -> Result<(StatusCode, Json<OrderJson>)> {
-    let viewer = state.viewer(&headers).await?;
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -336,10 +328,9 @@ struct PageQuery {
     ))]
 async fn list(
     State(state): State<RestState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>> {
-    let viewer = state.viewer(&headers).await?;
     let Query(q) = query.map_err(|e| Error::invalid(e.body_text()))?;
     let page = PageRequest::<Uuid>::parse(q.first, q.after)?;
     let mut rows = state
@@ -368,10 +359,9 @@ async fn list(
     ))]
 async fn one(
     State(state): State<RestState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     Path(id): Path<String>,
 ) -> Result<Json<OrderJson>> {
-    let viewer = state.viewer(&headers).await?;
     let order = state.orders.order_for(&viewer, &id).await?;
     let json = to_json(&state.orders, vec![order])
         .await?
@@ -405,11 +395,10 @@ pub struct CancelBody {
     ))]
 async fn cancel(
     State(state): State<RestState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<OrderJson>> {
-    let viewer = state.viewer(&headers).await?;
     // The body is optional: none, `null`, or `{"reason": "..."}`.
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
         CancelBody::default()

@@ -4,12 +4,11 @@
 use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{FromRef, Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use platform::auth::{Auth, JwtVerifier};
+use platform::auth::{JwtVerifier, SignedIn};
 use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -17,7 +16,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::domain::Payment;
 use crate::payments::Payments;
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 struct RestState {
     payments: Payments,
     verifier: Arc<JwtVerifier>,
@@ -132,12 +131,9 @@ struct ByOrder {
     ))]
 async fn by_id(
     State(state): State<RestState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentJson>> {
-    let viewer = Auth::from_headers_fresh(&headers, &state.verifier)
-        .await
-        .viewer()?;
     Ok(Json(state.payments.payment_for(&viewer, &id).await?.into()))
 }
 
@@ -150,12 +146,9 @@ async fn by_id(
     ))]
 async fn by_order(
     State(state): State<RestState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     query: std::result::Result<Query<ByOrder>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>> {
-    let viewer = Auth::from_headers_fresh(&headers, &state.verifier)
-        .await
-        .viewer()?;
     let Query(query) = query.map_err(|e| Error::invalid(e.body_text()))?;
     let order_id = query
         .order_id

@@ -22,12 +22,11 @@ use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{FromRef, Path, Query, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use platform::auth::{Auth, JwtVerifier};
+use platform::auth::{AdminOnly, JwtVerifier};
 use platform::http::JsonBody;
 use platform::pagination::encode_cursor;
 use platform::{Error, Money, Result};
@@ -402,7 +401,7 @@ pub async fn quote(
 )]
 pub struct ApiDoc;
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 struct AdminState {
     catalog: Catalog,
     verifier: Arc<JwtVerifier>,
@@ -493,14 +492,14 @@ fn delta_schema() -> utoipa::openapi::Schema {
     responses(StockResponses))]
 async fn set_stock(
     State(state): State<AdminState>,
-    headers: HeaderMap,
+    _: AdminOnly,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetStockBody>,
 ) -> Result<Json<StockJson>> {
-    as_admin(&state, &headers, |catalog| {
-        catalog.set_stock(&id, body.quantity, body.expected_stock_on_hand)
-    })
-    .await
+    let product = (state.catalog)
+        .set_stock(&id, body.quantity, body.expected_stock_on_hand)
+        .await?;
+    Ok(Json(StockJson::from(&product)))
 }
 
 /// Changes a product's units on hand by `delta` (administrators).
@@ -509,14 +508,12 @@ async fn set_stock(
     responses(StockResponses))]
 async fn adjust_stock(
     State(state): State<AdminState>,
-    headers: HeaderMap,
+    _: AdminOnly,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AdjustStockBody>,
 ) -> Result<Json<StockJson>> {
-    as_admin(&state, &headers, |catalog| {
-        catalog.adjust_stock(&id, body.delta)
-    })
-    .await
+    let product = state.catalog.adjust_stock(&id, body.delta).await?;
+    Ok(Json(StockJson::from(&product)))
 }
 
 /// What a stock handler answers: the stock after the change, or a problem.
@@ -573,22 +570,4 @@ enum StockResponses {
         content_type = "application/problem+json"
     )]
     Unprocessable(platform::error::Problem),
-}
-
-/// Runs a stock `change` if the Bearer token is an administrator's (verified
-/// with up-to-date keys) and answers the stock after it.
-async fn as_admin<'a, F, Fut>(
-    state: &'a AdminState,
-    headers: &HeaderMap,
-    change: F,
-) -> Result<Json<StockJson>>
-where
-    F: FnOnce(&'a Catalog) -> Fut,
-    Fut: std::future::Future<Output = Result<Product>>,
-{
-    Auth::from_headers_fresh(headers, &state.verifier)
-        .await
-        .admin()?;
-    let product = change(&state.catalog).await?;
-    Ok(Json(StockJson::from(&product)))
 }

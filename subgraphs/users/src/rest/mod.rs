@@ -5,12 +5,12 @@
 use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use platform::auth::{Auth, Jwks, JwtVerifier};
+use platform::auth::{Jwks, JwtVerifier, SignedIn};
 use platform::http::JsonBody;
 use platform::Result;
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::accounts::{Accounts, AuthTokens};
 use crate::domain::User;
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 struct RestState {
     accounts: Accounts,
     verifier: Arc<JwtVerifier>,
@@ -224,10 +224,7 @@ async fn refresh(
 #[utoipa::path(get, path = "/api/v1/users/me", security(("bearer" = [])),
     responses((status = 200, body = UserJson),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),))]
-async fn me(State(s): State<RestState>, headers: HeaderMap) -> Result<Json<UserJson>> {
-    let viewer = Auth::from_headers_fresh(&headers, &s.verifier)
-        .await
-        .viewer()?;
+async fn me(State(s): State<RestState>, SignedIn(viewer): SignedIn) -> Result<Json<UserJson>> {
     Ok(Json(s.accounts.me(&viewer).await?.into()))
 }
 
