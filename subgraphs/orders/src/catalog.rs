@@ -3,11 +3,12 @@
 //! transient failures (connection errors, timeouts, 5xx) with backoff. A 4xx is
 //! the caller's mistake and is never retried.
 
+use platform::money::MoneyJson;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use platform::{Currency, Error, Money, Result};
+use platform::{Error, Money, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -86,12 +87,6 @@ struct QuoteLineJson {
     unit_price: MoneyJson,
     quantity: i32,
     available_quantity: i64,
-}
-
-#[derive(Deserialize)]
-struct MoneyJson {
-    amount: i64,
-    currency: String,
 }
 
 #[derive(Deserialize)]
@@ -185,10 +180,7 @@ impl Catalog for ProductsClient {
                     product_id: l.product_id,
                     sku: l.sku,
                     name: l.name,
-                    unit_price: Money::new(
-                        l.unit_price.amount,
-                        Currency::parse(&l.unit_price.currency)?,
-                    ),
+                    unit_price: Money::try_from(l.unit_price)?,
                     quantity: l.quantity,
                     available_quantity: l.available_quantity,
                 })

@@ -240,38 +240,37 @@ pub struct SignedIn(pub Viewer);
 #[derive(Debug, Clone, Copy)]
 pub struct AdminOnly(pub Viewer);
 
-impl<S> axum::extract::FromRequestParts<S> for SignedIn
-where
-    std::sync::Arc<JwtVerifier>: axum::extract::FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
+/// `FromRequestParts` for a REST caller extractor: `$ty` wraps what
+/// `Auth::$check` gives, or the request is answered with its error.
+macro_rules! rest_caller {
+    ($ty:ident, $check:ident) => {
+        impl<S> axum::extract::FromRequestParts<S> for $ty
+        where
+            std::sync::Arc<JwtVerifier>: axum::extract::FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = Error;
 
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Error> {
-        let verifier: std::sync::Arc<JwtVerifier> = axum::extract::FromRef::from_ref(state);
-        let auth = Auth::from_headers_fresh(&parts.headers, &verifier).await;
-        auth.viewer().map(SignedIn)
-    }
+            async fn from_request_parts(
+                parts: &mut http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Error> {
+                rest_auth(parts, state).await.$check().map($ty)
+            }
+        }
+    };
 }
 
-impl<S> axum::extract::FromRequestParts<S> for AdminOnly
+rest_caller!(SignedIn, viewer);
+rest_caller!(AdminOnly, admin);
+
+/// The [`Auth`] of a REST request, verified with the state's verifier.
+async fn rest_auth<S>(parts: &http::request::Parts, state: &S) -> Auth
 where
     std::sync::Arc<JwtVerifier>: axum::extract::FromRef<S>,
-    S: Send + Sync,
 {
-    type Rejection = Error;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Error> {
-        let verifier: std::sync::Arc<JwtVerifier> = axum::extract::FromRef::from_ref(state);
-        let auth = Auth::from_headers_fresh(&parts.headers, &verifier).await;
-        auth.admin().map(AdminOnly)
-    }
+    let verifier: std::sync::Arc<JwtVerifier> = axum::extract::FromRef::from_ref(state);
+    Auth::from_headers_fresh(&parts.headers, &verifier).await
 }
 
 /// The viewer of the current GraphQL request, or `UNAUTHENTICATED`.

@@ -137,8 +137,53 @@ impl From<Money> for MoneyObject {
     }
 }
 
+/// Money in REST JSON, as every service's REST API and OpenAPI document show
+/// it: minor units and the ISO 4217 code, `{"amount": 1999, "currency": "EUR"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct MoneyJson {
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl From<Money> for MoneyJson {
+    fn from(m: Money) -> Self {
+        MoneyJson {
+            amount: m.amount,
+            currency: m.currency.to_string(),
+        }
+    }
+}
+
+impl TryFrom<MoneyJson> for Money {
+    type Error = Error;
+
+    /// `BAD_USER_INPUT` for a currency that is not an ISO 4217 code.
+    fn try_from(m: MoneyJson) -> Result<Money, Error> {
+        Ok(Money::new(m.amount, Currency::parse(&m.currency)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn money_in_rest_json_is_minor_units_and_a_currency_code() {
+        let price = Money::new(
+            1999,
+            Currency::parse("EUR").unwrap_or_else(|e| panic!("{e}")),
+        );
+        let json = serde_json::to_value(MoneyJson::from(price)).unwrap_or_default();
+        assert_eq!(json, serde_json::json!({"amount": 1999, "currency": "EUR"}));
+        let back: MoneyJson = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Money::try_from(back).ok(), Some(price));
+        let unknown = MoneyJson {
+            amount: 1,
+            currency: "euro".into(),
+        };
+        assert!(Money::try_from(unknown).is_err());
+    }
+
     use super::*;
 
     #[test]

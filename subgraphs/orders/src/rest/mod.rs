@@ -3,6 +3,7 @@
 //! `POST /api/v1/orders/{id}/cancel`. Same use cases as GraphQL; errors are
 //! problem details.
 
+use platform::money::MoneyJson;
 use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
@@ -69,24 +70,6 @@ pub struct OrderList {
     pub items: Vec<OrderJson>,
     /// Pass as `after` for the next page; null on the last.
     pub next_cursor: Option<String>,
-}
-
-/// Money in JSON.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MoneyJson {
-    /// Minor units.
-    pub amount: i64,
-    /// ISO 4217 code.
-    pub currency: String,
-}
-
-impl From<platform::Money> for MoneyJson {
-    fn from(m: platform::Money) -> Self {
-        MoneyJson {
-            amount: m.amount,
-            currency: m.currency.to_string(),
-        }
-    }
 }
 
 /// An order line in JSON.

@@ -1,6 +1,7 @@
 //! The REST fallback: `GET /api/v1/payments/{id}` and
 //! `GET /api/v1/payments?order_id=...` (Bearer token; the customer or an admin).
 
+use platform::money::MoneyJson;
 use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
@@ -51,15 +52,6 @@ pub struct PaymentList {
     pub items: Vec<PaymentJson>,
 }
 
-/// Money in JSON.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MoneyJson {
-    /// Minor units.
-    pub amount: i64,
-    /// ISO 4217 code.
-    pub currency: String,
-}
-
 /// A payment in JSON.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentJson {
@@ -90,18 +82,12 @@ impl From<Payment> for PaymentJson {
         PaymentJson {
             id: p.id.to_string(),
             order_id: p.order_id.to_string(),
-            amount: MoneyJson {
-                amount: p.amount.amount,
-                currency: p.amount.currency.to_string(),
-            },
+            amount: p.amount.into(),
             status: p.status.as_str(),
             card_brand: p.card.as_ref().map(|c| c.brand.clone()),
             card_last4: p.card.as_ref().map(|c| c.last4.clone()),
             failure_reason: p.failure_reason,
-            refunded_amount: MoneyJson {
-                amount: p.refunded,
-                currency: p.amount.currency.to_string(),
-            },
+            refunded_amount: platform::Money::new(p.refunded, p.amount.currency).into(),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }

@@ -18,6 +18,7 @@
 //! "value"}], "available_quantity", "archived", "created_at", "updated_at"}`; a
 //! `Category` is `{"id", "name", "slug", "description"}`.
 
+use platform::money::MoneyJson;
 use platform::openapi::BearerAuth;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use chrono::{DateTime, Utc};
 use platform::auth::{AdminOnly, JwtVerifier};
 use platform::http::JsonBody;
 use platform::pagination::encode_cursor;
-use platform::{Error, Money, Result};
+use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -47,24 +48,6 @@ pub fn routes(catalog: Catalog) -> Router {
         .merge(platform::http::openapi_router(
             <ApiDoc as utoipa::OpenApi>::openapi(),
         ))
-}
-
-/// Money as JSON: minor units and currency code.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct MoneyJson {
-    /// Minor units.
-    pub amount: i64,
-    /// ISO 4217 code.
-    pub currency: String,
-}
-
-impl From<Money> for MoneyJson {
-    fn from(m: Money) -> Self {
-        MoneyJson {
-            amount: m.amount,
-            currency: m.currency.to_string(),
-        }
-    }
 }
 
 /// A product as JSON.
