@@ -19,11 +19,13 @@ pub mod permissions;
 pub mod relay;
 pub mod topology;
 pub mod trail;
+pub mod unit_of_work;
 pub mod workers;
 
 pub use catalogue::Event;
 pub use envelope::{Envelope, EventMeta, RawEnvelope};
 pub use topology::Topology;
+pub use unit_of_work::UnitOfWork;
 
 /// Migrations for the outbox and inbox tables; a service runs them beside its
 /// own (`platform::db::connect_with`).

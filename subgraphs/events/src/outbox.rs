@@ -23,7 +23,8 @@ use crate::envelope::{Envelope, EventMeta, RawEnvelope};
 pub const CHANNEL: &str = "outbox";
 
 /// Writes `payload` as an event from `source` into the outbox, inside the
-/// caller's transaction. Returns the event id.
+/// caller's transaction. Returns the event id. Services publish through
+/// [`crate::UnitOfWork::publish`], which calls this with the unit's cause.
 pub async fn enqueue<P: Event>(
     conn: &mut PgConnection,
     source: &str,

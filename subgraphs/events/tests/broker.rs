@@ -865,3 +865,48 @@ async fn an_event_from_a_service_that_may_not_publish_it_is_never_applied() {
     );
     h.finish().await;
 }
+
+/// The unit of work: a consumed event is applied once, the events it causes
+/// name it as their cause and carry its correlation id, and nothing of a
+/// unit given up stays (neither its events nor its inbox record).
+#[tokio::test]
+async fn a_unit_of_work_applies_an_event_once_and_its_events_name_their_cause() {
+    let h = Harness::new().await;
+    let cause = Envelope::new(
+        "orders",
+        order_placed(),
+        EventMeta {
+            correlation_id: Some("corr-1".into()),
+            ..EventMeta::default()
+        },
+    )
+    .into_raw()
+    .unwrap();
+    let given_up = events::UnitOfWork::applying(&h.pool, "products", &cause)
+        .await
+        .unwrap()
+        .expect("not applied yet");
+    given_up.rollback().await.unwrap();
+    let mut unit = events::UnitOfWork::applying(&h.pool, "products", &cause)
+        .await
+        .unwrap()
+        .expect("given up: still to apply");
+    unit.publish(order_placed()).await.unwrap();
+    unit.commit().await.unwrap();
+    assert!(
+        events::UnitOfWork::applying(&h.pool, "products", &cause)
+            .await
+            .unwrap()
+            .is_none(),
+        "applied once"
+    );
+    let store = PgOutbox::new(h.pool.clone());
+    let claim = store.claim(10, Duration::from_secs(30)).await.unwrap();
+    let published = claim.events().to_vec();
+    claim.settle(Settlement::default()).await.unwrap();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].source, "products");
+    assert_eq!(published[0].causation_id, Some(cause.id));
+    assert_eq!(published[0].correlation_id.as_deref(), Some("corr-1"));
+    h.finish().await;
+}

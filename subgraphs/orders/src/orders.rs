@@ -9,14 +9,12 @@ use events::catalogue::{
     OrderCancelled, OrderDelivered, OrderLine, OrderPaid, OrderPlaced, OrderShipped,
     PaymentRequested,
 };
-use events::consumer::begin_once;
-use events::outbox::enqueue;
-use events::{EventMeta, RawEnvelope};
+use events::RawEnvelope;
+use events::UnitOfWork;
 use platform::auth::Viewer;
 use platform::pagination::PageRequest;
 use platform::{Error, Money, Result};
 use sha2::{Digest, Sha256};
-use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::catalog::{Catalog, QuotedLine};
@@ -323,7 +321,7 @@ impl Orders {
             request_hash: hash.clone(),
             items,
         };
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
         // One checkout of a customer at a time, so the cap below holds.
         store::lock_user(&mut tx, viewer.user_id).await?;
         let open = store::count_open_unpaid(&mut tx, viewer.user_id).await?;
@@ -363,7 +361,7 @@ impl Orders {
                 .collect(),
             currency: total.currency.to_string(),
         };
-        enqueue(&mut tx, SERVICE, placed, EventMeta::default()).await?;
+        tx.publish(placed).await?;
         tx.commit().await?;
         tracing::info!(order = %order.id, number = %order.display_number(), total = total.amount, "order placed");
         Ok(order)
@@ -520,12 +518,8 @@ impl Orders {
         ctx: ChangeContext,
         cause: Option<&RawEnvelope>,
     ) -> Result<Option<Order>> {
-        let mut tx: Transaction<'static, Postgres> = match cause {
-            Some(event) => match begin_once(self.store.pool(), SERVICE, event).await? {
-                Some(tx) => tx,
-                None => return Ok(None),
-            },
-            None => self.store.pool().begin().await?,
+        let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await? else {
+            return Ok(None);
         };
         let Some(order) = store::lock_order(&mut tx, order_id).await? else {
             if cause.is_some() {
@@ -570,8 +564,7 @@ impl Orders {
             Decision::Apply { to, effect } => {
                 store::change_status(&mut tx, order_id, from, to, ctx.reason.as_deref()).await?;
                 if let Some(effect) = effect {
-                    let meta = cause.map(EventMeta::caused_by).unwrap_or_default();
-                    announce(&mut tx, &order, effect, &ctx, meta).await?;
+                    announce(&mut tx, &order, effect, &ctx).await?;
                 }
                 tracing::info!(order = %order_id, from = from.as_str(), to = to.as_str(), ?trigger, "order status changed");
             }
@@ -583,11 +576,10 @@ impl Orders {
 }
 
 async fn announce(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut UnitOfWork,
     order: &Order,
     effect: Effect,
     ctx: &ChangeContext,
-    meta: EventMeta,
 ) -> Result<()> {
     match effect {
         Effect::RequestPayment => {
@@ -597,19 +589,14 @@ async fn announce(
                 amount: order.total,
                 payment_token: order.payment_token.clone(),
             };
-            enqueue(tx, SERVICE, event, meta).await?;
+            tx.publish(event).await?;
         }
         Effect::AnnouncePaid => {
             let payment_id = ctx.payment_id.unwrap_or_default();
-            enqueue(
-                tx,
-                SERVICE,
-                OrderPaid {
-                    order_id: order.id,
-                    payment_id,
-                },
-                meta,
-            )
+            tx.publish(OrderPaid {
+                order_id: order.id,
+                payment_id,
+            })
             .await?;
         }
         Effect::AnnounceCancelled { refund, restock } => {
@@ -628,13 +615,13 @@ async fn announce(
                 restock,
                 items,
             };
-            enqueue(tx, SERVICE, event, meta).await?;
+            tx.publish(event).await?;
         }
         Effect::AnnounceShipped => {
-            enqueue(tx, SERVICE, OrderShipped { order_id: order.id }, meta).await?;
+            tx.publish(OrderShipped { order_id: order.id }).await?;
         }
         Effect::AnnounceDelivered => {
-            enqueue(tx, SERVICE, OrderDelivered { order_id: order.id }, meta).await?;
+            tx.publish(OrderDelivered { order_id: order.id }).await?;
         }
     }
     Ok(())

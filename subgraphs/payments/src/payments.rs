@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use events::catalogue::{PaymentFailed, PaymentRefunded, PaymentSucceeded};
-use events::consumer::begin_once;
-use events::outbox::enqueue;
-use events::{EventMeta, RawEnvelope};
+use events::RawEnvelope;
+use events::UnitOfWork;
 use platform::auth::Viewer;
 use platform::{Error, Money, Result};
 use sqlx::{Postgres, Transaction};
@@ -197,7 +196,6 @@ impl Payments {
             Some(settlement) => match store::settle(&mut tx, payment.id, &settlement).await? {
                 None => self.locked(&mut tx, payment.id).await?,
                 Some(settled) => {
-                    let meta = cause.map(EventMeta::caused_by).unwrap_or_default();
                     match &settlement {
                         Settlement::Succeeded { .. } | Settlement::NothingToCharge => {
                             let event = PaymentSucceeded {
@@ -205,7 +203,7 @@ impl Payments {
                                 payment_id: settled.id,
                                 amount: settled.amount,
                             };
-                            enqueue(&mut tx, SERVICE, event, meta).await?;
+                            tx.publish(event).await?;
                         }
                         Settlement::Failed { reason } => {
                             let event = PaymentFailed {
@@ -213,7 +211,7 @@ impl Payments {
                                 payment_id: settled.id,
                                 reason: reason.clone(),
                             };
-                            enqueue(&mut tx, SERVICE, event, meta).await?;
+                            tx.publish(event).await?;
                         }
                     }
                     tracing::info!(payment = %settled.id, order = %settled.order_id, status = settled.status.as_str(), "payment settled");
@@ -238,12 +236,12 @@ impl Payments {
         }
         let payment_id = parse_id(payment_id)?;
         let reason = parse_reason(reason)?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
         let payment = store::lock_payment(&mut tx, payment_id)
             .await?
             .ok_or_else(|| Error::not_found("payment", payment_id))?;
         let refunded = self
-            .refund_locked(&mut tx, &payment, amount, &reason, EventMeta::default())
+            .refund_locked(&mut tx, &payment, amount, &reason)
             .await?;
         tx.commit().await?;
         Ok(refunded)
@@ -272,8 +270,7 @@ impl Payments {
                     ) && p.amount.amount > p.refunded =>
                 {
                     let reason = parse_reason(reason).unwrap_or_else(|_| "order cancelled".into());
-                    self.refund_locked(&mut tx, &p, None, &reason, EventMeta::caused_by(cause))
-                        .await?;
+                    self.refund_locked(&mut tx, &p, None, &reason).await?;
                 }
                 Some(p)
                     if matches!(
@@ -291,7 +288,7 @@ impl Payments {
                         payment_id: p.id,
                         amount: Money::new(p.refunded, p.amount.currency),
                     };
-                    enqueue(&mut tx, SERVICE, event, EventMeta::caused_by(cause)).await?;
+                    tx.publish(event).await?;
                     tracing::info!(order = %order_id, payment = %p.id, "already refunded; announced again");
                 }
                 Some(p) if p.status == PaymentStatus::Pending => {
@@ -347,14 +344,8 @@ impl Payments {
 
     /// A transaction that records `cause` in the inbox, or `None` if it was
     /// applied already. Without a cause, a plain transaction.
-    async fn begin(
-        &self,
-        cause: Option<&RawEnvelope>,
-    ) -> Result<Option<Transaction<'static, Postgres>>> {
-        match cause {
-            Some(event) => Ok(begin_once(self.store.pool(), SERVICE, event).await?),
-            None => Ok(Some(self.store.pool().begin().await?)),
-        }
+    async fn begin(&self, cause: Option<&RawEnvelope>) -> Result<Option<UnitOfWork>> {
+        Ok(UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await?)
     }
 }
 
@@ -377,11 +368,10 @@ impl Payments {
     /// retry after a lost answer is the same refund at the provider.
     async fn refund_locked(
         &self,
-        tx: &mut Transaction<'static, Postgres>,
+        tx: &mut UnitOfWork,
         payment: &Payment,
         amount: Option<i64>,
         reason: &str,
-        meta: EventMeta,
     ) -> Result<Payment> {
         let plan = plan_refund(
             payment.status,
@@ -420,7 +410,7 @@ impl Payments {
             payment_id: payment.id,
             amount: money,
         };
-        enqueue(tx, SERVICE, event, meta).await?;
+        tx.publish(event).await?;
         tracing::info!(payment = %payment.id, amount = plan.amount, %reference, "refunded");
         store::lock_payment(tx, payment.id)
             .await?

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use events::catalogue::UserRegistered;
-use events::outbox::enqueue;
-use events::EventMeta;
+use events::UnitOfWork;
 use platform::auth::{Jwks, TokenSigner, Viewer};
 use platform::pagination::PageRequest;
 use platform::{Error, Result};
@@ -156,7 +155,7 @@ impl Accounts {
             ));
         }
         let hash = hash_password(password.expose().to_string()).await?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
         let user = store::insert_user(
             &mut tx,
             Uuid::now_v7(),
@@ -169,7 +168,7 @@ impl Accounts {
             user_id: user.id,
             email: user.email.clone(),
         };
-        enqueue(&mut tx, SERVICE, event, EventMeta::default()).await?;
+        tx.publish(event).await?;
         let tokens = self.issue(&mut tx, user, Uuid::now_v7()).await?;
         tx.commit().await?;
         tracing::info!(user = %tokens.user.id, "registered");

@@ -10,9 +10,10 @@ use events::catalogue::{
     OrderCancelled, OrderLine, OrderPaid, OrderPlaced, RejectedLine, ReleaseReason, ReservedLine,
     StockRejected, StockReleased, StockReserved,
 };
-use events::consumer::{begin_once, HandlerError};
-use events::outbox::{enqueue, OutboxStore, PgOutbox};
-use events::{Envelope, EventMeta};
+use events::consumer::HandlerError;
+use events::outbox::{OutboxStore, PgOutbox};
+use events::Envelope;
+use events::UnitOfWork;
 use platform::{Currency, Money};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -34,11 +35,10 @@ impl StockLedger for PgCatalogStore {
         event: &Envelope<OrderPlaced>,
         ttl: chrono::Duration,
     ) -> Result<Applied, HandlerError> {
-        let Some(mut tx) = begin_once(self.pool(), SERVICE, &raw(event)?).await? else {
+        let Some(mut tx) = UnitOfWork::applying(self.pool(), SERVICE, &raw(event)?).await? else {
             return Ok(Applied::Duplicate);
         };
         let order_id = event.payload.order_id;
-        let meta = EventMeta::caused_by(event);
         if reservation_status(&mut tx, order_id).await?.is_some() {
             // Cancelled before it was placed here, or placed twice: nothing to hold.
             tx.commit().await?;
@@ -76,15 +76,10 @@ impl StockLedger for PgCatalogStore {
         if short {
             attempt.rollback().await?;
             let rejected = rejected_lines(&mut tx, &lines).await?;
-            enqueue(
-                &mut tx,
-                SERVICE,
-                StockRejected {
-                    order_id,
-                    lines: rejected,
-                },
-                meta,
-            )
+            tx.publish(StockRejected {
+                order_id,
+                lines: rejected,
+            })
             .await?;
             insert_reservation(
                 &mut tx,
@@ -105,16 +100,11 @@ impl StockLedger for PgCatalogStore {
                 expires_at,
             )
             .await?;
-            enqueue(
-                &mut tx,
-                SERVICE,
-                StockReserved {
-                    order_id,
-                    lines: reserved,
-                    expires_at,
-                },
-                meta,
-            )
+            tx.publish(StockReserved {
+                order_id,
+                lines: reserved,
+                expires_at,
+            })
             .await?;
         }
         tx.commit().await?;
@@ -122,7 +112,7 @@ impl StockLedger for PgCatalogStore {
     }
 
     async fn commit(&self, event: &Envelope<OrderPaid>) -> Result<Applied, HandlerError> {
-        let Some(mut tx) = begin_once(self.pool(), SERVICE, &raw(event)?).await? else {
+        let Some(mut tx) = UnitOfWork::applying(self.pool(), SERVICE, &raw(event)?).await? else {
             return Ok(Applied::Duplicate);
         };
         let order_id = event.payload.order_id;
@@ -147,7 +137,7 @@ impl StockLedger for PgCatalogStore {
                     )
                     .bind(line.product_id)
                     .bind(line.quantity)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 }
                 set_status(&mut tx, order_id, ReservationStatus::Committed).await?;
@@ -183,15 +173,10 @@ impl StockLedger for PgCatalogStore {
                         })
                         .collect();
                     let rejected = rejected_lines(&mut tx, &wanted).await?;
-                    enqueue(
-                        &mut tx,
-                        SERVICE,
-                        StockRejected {
-                            order_id,
-                            lines: rejected,
-                        },
-                        EventMeta::caused_by(event),
-                    )
+                    tx.publish(StockRejected {
+                        order_id,
+                        lines: rejected,
+                    })
                     .await?;
                 }
             }
@@ -202,7 +187,7 @@ impl StockLedger for PgCatalogStore {
     }
 
     async fn cancel(&self, event: &Envelope<OrderCancelled>) -> Result<Applied, HandlerError> {
-        let Some(mut tx) = begin_once(self.pool(), SERVICE, &raw(event)?).await? else {
+        let Some(mut tx) = UnitOfWork::applying(self.pool(), SERVICE, &raw(event)?).await? else {
             return Ok(Applied::Duplicate);
         };
         let order_id = event.payload.order_id;
@@ -212,15 +197,10 @@ impl StockLedger for PgCatalogStore {
                 let lines = current.map(|(_, l)| l).unwrap_or_default();
                 release(&mut tx, &lines).await?;
                 set_status(&mut tx, order_id, ReservationStatus::Cancelled).await?;
-                enqueue(
-                    &mut tx,
-                    SERVICE,
-                    StockReleased {
-                        order_id,
-                        reason: ReleaseReason::Cancelled,
-                    },
-                    EventMeta::caused_by(event),
-                )
+                tx.publish(StockReleased {
+                    order_id,
+                    reason: ReleaseReason::Cancelled,
+                })
                 .await?;
             }
             CancelAction::Restock => {
@@ -228,7 +208,7 @@ impl StockLedger for PgCatalogStore {
                     sqlx::query("UPDATE products SET stock_on_hand = stock_on_hand + $2, updated_at = now() WHERE id = $1")
                         .bind(line.product_id)
                         .bind(line.quantity)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
                 set_status(&mut tx, order_id, ReservationStatus::Restocked).await?;
@@ -253,27 +233,22 @@ impl StockLedger for PgCatalogStore {
     }
 
     async fn expire_due(&self, limit: i64) -> Result<usize, HandlerError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = UnitOfWork::begin(self.pool(), SERVICE).await?;
         let due: Vec<(Uuid, Json<Vec<ReservedLine>>)> = sqlx::query_as(
             "SELECT order_id, lines FROM reservations
              WHERE status = 'HELD' AND expires_at <= now()
              ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         for (order_id, Json(lines)) in &due {
             release(&mut tx, lines).await?;
             set_status(&mut tx, *order_id, ReservationStatus::Released).await?;
-            enqueue(
-                &mut tx,
-                SERVICE,
-                StockReleased {
-                    order_id: *order_id,
-                    reason: ReleaseReason::Expired,
-                },
-                EventMeta::default(),
-            )
+            tx.publish(StockReleased {
+                order_id: *order_id,
+                reason: ReleaseReason::Expired,
+            })
             .await?;
         }
         tx.commit().await?;
