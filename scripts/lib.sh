@@ -52,9 +52,22 @@ ensure_dev_keys() {
 }
 
 # Builds the router (its own workspace, ~770 crates) once; prints the binary's path.
-# Builds the router (debug, or `build_router release`) and prints its path.
+# Builds the router (debug, or `build_router release`) once per version of its
+# sources, lock file and toolchain, and prints the path of that build, kept in
+# ~/.cache/shop/router/<key>/ (the last few are kept): a build of the same
+# sources is never started again, whatever else changed in the target directory.
 build_router() {
-  local profile="${1:-debug}"
+  local profile="${1:-debug}" key cached
+  key=$( { rustc -V; echo "$profile"
+           cd "$ROOT/supergraph/router" &&
+             find Cargo.toml Cargo.lock src -type f | LC_ALL=C sort | xargs sha256sum; } |
+         sha256sum | cut -c1-16)
+  cached="${SHOP_ROUTER_CACHE:-$HOME/.cache/shop/router}/$key-$profile/shop-router"
+  if [ -x "$cached" ]; then
+    log "the router ($profile) of these sources is built already ($key)"
+    echo "$cached"
+    return
+  fi
   if [ "$profile" = release ]; then
     log "building the router (hive-router, release; ~20 minutes the first time)"
     cargo build --quiet --release --manifest-path "$ROOT/supergraph/router/Cargo.toml" >&2
@@ -62,7 +75,11 @@ build_router() {
     log "building the router (hive-router; slow the first time)"
     cargo build --quiet --manifest-path "$ROOT/supergraph/router/Cargo.toml" >&2
   fi
-  echo "$CARGO_TARGET_DIR/$profile/shop-router"
+  mkdir -p "$(dirname "$cached")"
+  cp "$CARGO_TARGET_DIR/$profile/shop-router" "$cached.partial" && mv "$cached.partial" "$cached"
+  # Keep the four most recent builds.
+  ls -1dt "$(dirname "$(dirname "$cached")")"/*/ 2>/dev/null | tail -n +5 | xargs -r rm -rf
+  echo "$cached"
 }
 
 # npm ci in DIR when it has no node_modules or its lock file is newer.
