@@ -205,6 +205,9 @@ impl PgOutbox {
 struct PgClaim {
     tx: Transaction<'static, Postgres>,
     events: Vec<RawEnvelope>,
+    /// Rows whose envelope cannot be read: parked when the claim settles, so
+    /// they cannot hold back the rows behind them.
+    unreadable: Vec<(Uuid, String)>,
 }
 
 #[async_trait]
@@ -213,9 +216,17 @@ impl Claim for PgClaim {
         &self.events
     }
 
-    async fn settle(self: Box<Self>, settlement: Settlement) -> anyhow::Result<Vec<Uuid>> {
-        let PgClaim { mut tx, events } = *self;
-        if events.is_empty() {
+    async fn settle(self: Box<Self>, mut settlement: Settlement) -> anyhow::Result<Vec<Uuid>> {
+        let PgClaim {
+            mut tx,
+            events,
+            unreadable,
+        } = *self;
+        for (id, error) in unreadable {
+            tracing::error!(event = %id, %error, "unreadable outbox row");
+            settlement.defer(id, format!("unreadable: {error}"), true);
+        }
+        if events.is_empty() && settlement.deferred.is_empty() {
             // Nothing was locked: nothing to commit.
             tx.rollback().await?;
             return Ok(Vec::new());
@@ -227,7 +238,9 @@ impl Claim for PgClaim {
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        // Every claim counts as an attempt, whatever became of it.
+        // Every settled claim counts as an attempt, whatever became of it (a
+        // batch whose settlement never commits, its relay killed mid-batch, is
+        // not counted: the rows are claimed again as they were).
         if !settlement.published.is_empty() {
             sqlx::query(
                 "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
@@ -294,8 +307,8 @@ impl OutboxStore for PgOutbox {
         // The rows stay locked by this transaction until the claim is settled;
         // `lease_until` here only holds back a deferred row until its retry.
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(sqlx::types::Json<RawEnvelope>,)> = sqlx::query_as(
-            "SELECT envelope FROM outbox
+        let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as(
+            "SELECT id, envelope FROM outbox
              WHERE published_at IS NULL AND parked_at IS NULL
                AND (lease_until IS NULL OR lease_until < now())
              ORDER BY seq
@@ -305,8 +318,18 @@ impl OutboxStore for PgOutbox {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let events = rows.into_iter().map(|(j,)| j.0).collect();
-        Ok(Box::new(PgClaim { tx, events }))
+        let (mut events, mut unreadable) = (Vec::with_capacity(rows.len()), Vec::new());
+        for (id, envelope) in rows {
+            match serde_json::from_value::<RawEnvelope>(envelope) {
+                Ok(event) => events.push(event),
+                Err(e) => unreadable.push((id, e.to_string())),
+            }
+        }
+        Ok(Box::new(PgClaim {
+            tx,
+            events,
+            unreadable,
+        }))
     }
 
     async fn backlog(&self) -> anyhow::Result<Backlog> {

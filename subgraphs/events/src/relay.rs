@@ -13,6 +13,7 @@ use lapin::Confirmation;
 use platform::workers::WorkerContext;
 
 use crate::amqp;
+use crate::envelope::RawEnvelope;
 use crate::outbox::{OutboxStore, Settlement};
 use crate::topology::{Topology, SUBSCRIPTIONS};
 
@@ -29,8 +30,9 @@ pub struct RelayConfig {
     pub batch: i64,
     /// How long to wait for a NOTIFY before polling anyway.
     pub poll_interval: Duration,
-    /// How long a claim is exclusive where the store leases rows rather
-    /// than holding them locked (MongoDB).
+    /// How long a claim is exclusive where the store leases rows (MongoDB),
+    /// and how long publishing a batch may take before its unconfirmed events
+    /// are given back (PostgreSQL holds them locked meanwhile).
     pub lease: Duration,
 }
 
@@ -57,6 +59,8 @@ fn is_consumed(key: &str) -> bool {
 #[derive(Debug)]
 enum BatchError {
     Broker(lapin::Error),
+    /// The broker did not confirm the batch within the lease.
+    Timeout,
     Store(anyhow::Error),
 }
 
@@ -124,6 +128,11 @@ pub async fn run(store: Arc<dyn OutboxStore>, config: RelayConfig, ctx: WorkerCo
                     ctx.status.down(format!("broker connection lost: {e}"));
                     break;
                 }
+                Err(BatchError::Timeout) => {
+                    tracing::warn!(relay = %config.name, lease = ?config.lease, "the broker did not confirm a batch in time; reconnecting");
+                    ctx.status.down("the broker did not confirm in time");
+                    break;
+                }
                 Err(BatchError::Store(e)) => {
                     tracing::warn!(error = %e, relay = %config.name, "outbox unavailable");
                     tokio::select! {
@@ -154,7 +163,10 @@ async fn report_backlog(store: &dyn OutboxStore) {
     }
 }
 
-/// Publishes one claimed batch; returns how many were claimed.
+/// Publishes one claimed batch; returns how many were claimed. The batch's
+/// rows stay claimed while it is published, so publishing and its confirms are
+/// bounded by the lease: what the broker has not confirmed by then is given
+/// back and the relay reconnects.
 async fn publish_batch(
     store: &dyn OutboxStore,
     channel: &Channel,
@@ -167,7 +179,58 @@ async fn publish_batch(
     let events = claim.events();
     let claimed = events.len();
     let mut settlement = Settlement::default();
-    let mut pending = Vec::with_capacity(claimed);
+    let published = tokio::time::timeout(
+        config.lease,
+        publish_and_confirm(events, channel, config, &mut settlement),
+    )
+    .await;
+    let failure = match published {
+        Ok(None) => None,
+        Ok(Some(e)) => Some(BatchError::Broker(e)),
+        Err(_) => {
+            let settled: std::collections::HashSet<uuid::Uuid> = settlement
+                .published
+                .iter()
+                .copied()
+                .chain(settlement.released.iter().map(|(id, _)| *id))
+                .chain(settlement.deferred.iter().map(|d| d.id))
+                .collect();
+            for event in events.iter().filter(|e| !settled.contains(&e.id)) {
+                settlement.release(event.id, "the broker did not confirm it in time");
+            }
+            Some(BatchError::Timeout)
+        }
+    };
+    let published = settlement.published.len();
+    for deferral in settlement.deferred.iter().filter(|d| d.permanent) {
+        tracing::warn!(event = %deferral.id, error = %deferral.error, "event cannot be sent");
+    }
+    let parked = claim.settle(settlement).await.map_err(BatchError::Store)?;
+    for id in &parked {
+        tracing::error!(event = %id, "event parked; replay it with `events-dlq outbox retry`");
+    }
+    if !parked.is_empty() {
+        metrics::counter!("outbox_events_parked_total").increment(parked.len() as u64);
+    }
+    if published > 0 {
+        metrics::counter!("outbox_events_published_total").increment(published as u64);
+        tracing::debug!(count = published, "published events");
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(claimed),
+    }
+}
+
+/// Publishes `events` and waits for their confirms, recording each outcome
+/// in `settlement`; returns the broker error that cut it short, if any.
+async fn publish_and_confirm(
+    events: &[RawEnvelope],
+    channel: &Channel,
+    config: &RelayConfig,
+    settlement: &mut Settlement,
+) -> Option<lapin::Error> {
+    let mut pending = Vec::with_capacity(events.len());
     let mut broker_error = None;
     for (index, event) in events.iter().enumerate() {
         let body = match serde_json::to_vec(event) {
@@ -231,23 +294,5 @@ async fn publish_batch(
             }
         }
     }
-    let published = settlement.published.len();
-    for deferral in settlement.deferred.iter().filter(|d| d.permanent) {
-        tracing::warn!(event = %deferral.id, error = %deferral.error, "event cannot be sent");
-    }
-    let parked = claim.settle(settlement).await.map_err(BatchError::Store)?;
-    for id in &parked {
-        tracing::error!(event = %id, "event parked; replay it with `events-dlq outbox retry`");
-    }
-    if !parked.is_empty() {
-        metrics::counter!("outbox_events_parked_total").increment(parked.len() as u64);
-    }
-    if published > 0 {
-        metrics::counter!("outbox_events_published_total").increment(published as u64);
-        tracing::debug!(count = published, "published events");
-    }
-    match broker_error {
-        Some(e) => Err(BatchError::Broker(e)),
-        None => Ok(claimed),
-    }
+    broker_error
 }

@@ -910,3 +910,29 @@ async fn a_unit_of_work_applies_an_event_once_and_its_events_name_their_cause() 
     assert_eq!(published[0].correlation_id.as_deref(), Some("corr-1"));
     h.finish().await;
 }
+
+/// A row whose envelope cannot be read is parked by the claim that meets it,
+/// and the rows behind it are published as usual.
+#[tokio::test]
+async fn an_unreadable_outbox_row_is_parked_and_the_rest_flow_past_it() {
+    let h = Harness::new().await;
+    let broken = Uuid::now_v7();
+    sqlx::query("INSERT INTO outbox (id, routing_key, envelope) VALUES ($1, 'order.placed', '{\"not\": \"an envelope\"}')")
+        .bind(broken)
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    let ids = h.place(2).await;
+    let store = PgOutbox::new(h.pool.clone());
+    let claim = store.claim(10, Duration::from_secs(30)).await.unwrap();
+    let readable: Vec<Uuid> = claim.events().iter().map(|e| e.id).collect();
+    assert_eq!(readable, ids, "the readable rows, in order");
+    let mut done = Settlement::default();
+    for id in &readable {
+        done.published(*id);
+    }
+    assert_eq!(claim.settle(done).await.unwrap(), vec![broken], "parked");
+    assert_eq!(store.parked(10).await.unwrap()[0].id, broken);
+    assert_eq!(store.pending().await.unwrap(), 1, "only the parked row");
+    h.finish().await;
+}

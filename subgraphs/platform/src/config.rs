@@ -34,10 +34,7 @@ pub fn load<T: DeserializeOwned>(
                 .prefix_separator("_")
                 .try_parsing(true),
         )
-        .set_override_option(
-            "profile",
-            std::env::var("SHOP_ENV").ok().map(|v| v.to_lowercase()),
-        )?
+        .set_override("profile", Profile::from_env().as_str())?
         .build()?;
     let invalid = |e: config::ConfigError| anyhow::anyhow!("invalid {prefix}_* configuration: {e}");
     let service = settings.clone().try_deserialize().map_err(invalid)?;
@@ -49,24 +46,29 @@ pub fn load<T: DeserializeOwned>(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// Local development and tests.
+    /// Local development, tests, staging: anything but production.
     #[default]
-    #[serde(alias = "Development", alias = "DEVELOPMENT", alias = "dev")]
     Development,
-    /// Deployed.
-    #[serde(alias = "Production", alias = "PRODUCTION", alias = "prod")]
+    /// Deployed to production.
     Production,
 }
 
 impl Profile {
-    /// The profile `SHOP_ENV` names (for what runs before the configuration
-    /// is loaded: the log format).
+    /// The profile `SHOP_ENV` names: `production` (any case) is production,
+    /// anything else (unset, `development`, `staging`, ...) development, as
+    /// the router reads it too.
     pub fn from_env() -> Profile {
         match std::env::var("SHOP_ENV") {
-            Ok(v) if v.eq_ignore_ascii_case("production") || v.eq_ignore_ascii_case("prod") => {
-                Profile::Production
-            }
+            Ok(v) if v.trim().eq_ignore_ascii_case("production") => Profile::Production,
             _ => Profile::Development,
+        }
+    }
+
+    /// `development` or `production`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Development => "development",
+            Profile::Production => "production",
         }
     }
 
@@ -235,11 +237,18 @@ mod tests {
         );
 
         std::env::remove_var("CFGTEST_PORT");
-        std::env::remove_var("SHOP_ENV");
+        // Kubernetes' base deployment says `staging`: not production, and no error.
+        std::env::set_var("SHOP_ENV", "staging");
+        std::env::set_var("CFGTEST_PROFILE", "production");
         let (service, _) = load::<Own>("CFGTEST", &ServiceConfig::local(4999, "x"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(service.port, 4999, "the service's own default");
-        assert_eq!(service.profile, Profile::Development);
+        assert_eq!(
+            service.profile,
+            Profile::Development,
+            "SHOP_ENV alone sets it"
+        );
+        std::env::remove_var("SHOP_ENV");
         std::env::set_var("CFGTEST_PORT", "not a port");
         let refused = load::<Own>("CFGTEST", &ServiceConfig::local(4999, "x"));
         assert!(refused.is_err_and(|e| e.to_string().contains("CFGTEST_")));

@@ -131,8 +131,8 @@ impl ServiceBuilder {
         self
     }
 
-    /// Runs `job` every `period` (the first time after one period) until the
-    /// service stops; `job` reports its own failures.
+    /// Runs `job` at start and then every `period` until the service stops;
+    /// `job` reports its own failures.
     pub fn every<F, Fut>(self, name: &'static str, period: Duration, job: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -167,11 +167,11 @@ where
     loop {
         tokio::select! {
             () = token.cancelled() => return,
-            () = tokio::time::sleep(period) => {}
+            () = job() => {}
         }
         tokio::select! {
             () = token.cancelled() => return,
-            () = job() => {}
+            () = tokio::time::sleep(period) => {}
         }
     }
 }

@@ -1321,14 +1321,20 @@ impl Claim for MongoClaim {
     }
 
     async fn settle(self: Box<Self>, settlement: Settlement) -> anyhow::Result<Vec<Uuid>> {
+        // Document by document: one that cannot be recorded is logged and
+        // claimable again after its lease; the others are still recorded.
         mark_published_events(&self.outbox, &settlement.published).await?;
         for (id, error) in &settlement.released {
-            release_event(&self.outbox, *id, error).await?;
+            if let Err(e) = release_event(&self.outbox, *id, error).await {
+                tracing::warn!(event = %id, error = %e, "cannot give the event back");
+            }
         }
         let mut parked = Vec::new();
         for d in &settlement.deferred {
-            if defer_event(&self.outbox, d.id, &d.error, d.permanent).await? {
-                parked.push(d.id);
+            match defer_event(&self.outbox, d.id, &d.error, d.permanent).await {
+                Ok(true) => parked.push(d.id),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(event = %d.id, error = %e, "cannot defer the event"),
             }
         }
         Ok(parked)
