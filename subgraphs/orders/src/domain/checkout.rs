@@ -1,6 +1,6 @@
 //! Checkout inputs, valid by construction.
 
-use platform::input::{bounded_text, country_code, optional_text};
+use platform::input::{bounded_text, PostalAddress};
 use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -67,13 +67,14 @@ impl ShippingAddress {
         postal_code: &str,
         country: &str,
     ) -> Result<Self> {
+        let address = PostalAddress::parse(line1, line2, city, postal_code, country)?;
         Ok(ShippingAddress {
             name: bounded_text("name", name, 100)?,
-            line1: bounded_text("line1", line1, 200)?,
-            line2: optional_text("line2", line2, 200)?,
-            city: bounded_text("city", city, 100)?,
-            postal_code: bounded_text("postalCode", postal_code, 20)?,
-            country: country_code(country)?,
+            line1: address.line1,
+            line2: address.line2,
+            city: address.city,
+            postal_code: address.postal_code,
+            country: address.country,
         })
     }
 }

@@ -5,7 +5,6 @@ pub mod throttle;
 
 use chrono::{DateTime, Utc};
 use platform::auth::Role;
-use platform::input::{bounded_text, country_code, optional_text};
 use platform::{Error, Result};
 use uuid::Uuid;
 
@@ -92,39 +91,8 @@ impl Name {
     }
 }
 
-/// A postal address to add.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressDraft {
-    /// Street and number.
-    pub line1: String,
-    /// More.
-    pub line2: Option<String>,
-    /// City.
-    pub city: String,
-    /// Postal code.
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 code, upper case.
-    pub country: String,
-}
-
-impl AddressDraft {
-    /// Parses an address.
-    pub fn parse(
-        line1: &str,
-        line2: Option<&str>,
-        city: &str,
-        postal_code: &str,
-        country: &str,
-    ) -> Result<Self> {
-        Ok(AddressDraft {
-            line1: bounded_text("line1", line1, 200)?,
-            line2: optional_text("line2", line2, 200)?,
-            city: bounded_text("city", city, 100)?,
-            postal_code: bounded_text("postalCode", postal_code, 20)?,
-            country: country_code(country)?,
-        })
-    }
-}
+/// A postal address to add (parsed as every service parses one).
+pub type AddressDraft = platform::input::PostalAddress;
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq)]
