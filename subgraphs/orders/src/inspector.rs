@@ -83,24 +83,15 @@ pub struct SagaInspector {
 }
 
 impl SagaInspector {
-    /// Orders' own inspector, and the peers `config` names.
+    /// Orders' own inspector, and the peers `config` names (products and
+    /// payments), each call bounded by the quote timeout.
     pub fn for_config(local: Inspector, config: &crate::config::Config) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(config.quote_timeout_ms);
-        Self::new(local, &config.products_url, &config.payments_url, timeout)
-    }
-
-    /// Orders' own inspector, and the peers at `products_url` and
-    /// `payments_url`, each call bounded by `timeout`.
-    pub fn new(
-        local: Inspector,
-        products_url: &str,
-        payments_url: &str,
-        timeout: Duration,
-    ) -> anyhow::Result<Self> {
+        let urls = [config.products_url.as_str(), config.payments_url.as_str()];
         let http = reqwest::Client::builder().timeout(timeout).build()?;
         let peers = PEERS
             .into_iter()
-            .zip([products_url, payments_url])
+            .zip(urls)
             .map(|(name, url)| (name, url.trim_end_matches('/').to_string()))
             .collect();
         Ok(SagaInspector { local, peers, http })

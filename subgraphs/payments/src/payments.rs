@@ -188,7 +188,7 @@ impl Payments {
         settlement: Option<Settlement>,
         cause: Option<&RawEnvelope>,
     ) -> Result<Payment> {
-        let Some(mut tx) = self.begin(cause).await? else {
+        let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await? else {
             return self.payment(payment.id).await;
         };
         let result = match settlement {
@@ -257,7 +257,7 @@ impl Payments {
         reason: &str,
         cause: &RawEnvelope,
     ) -> Result<()> {
-        let Some(mut tx) = self.begin(Some(cause)).await? else {
+        let Some(mut tx) = UnitOfWork::applying(self.store.pool(), SERVICE, cause).await? else {
             return Ok(());
         };
         store::mark_order_cancelled(&mut tx, order_id).await?;
@@ -340,12 +340,6 @@ impl Payments {
         store::lock_payment(tx, id)
             .await?
             .ok_or_else(|| Error::not_found("payment", id))
-    }
-
-    /// A transaction that records `cause` in the inbox, or `None` if it was
-    /// applied already. Without a cause, a plain transaction.
-    async fn begin(&self, cause: Option<&RawEnvelope>) -> Result<Option<UnitOfWork>> {
-        Ok(UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await?)
     }
 }
 

@@ -49,9 +49,6 @@ impl ParseCache {
     }
 
     fn keep(&self, query: &str, document: ExecutableDocument) {
-        if query.len() > Self::MAX_DOCUMENT_BYTES {
-            return;
-        }
         if let Ok(mut documents) = self.documents.lock() {
             documents.put(query.to_string(), document);
         }
@@ -83,13 +80,16 @@ impl Extension for ParseCache {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        match self.cached(&request.query) {
-            Some(document) => request.set_parsed_query(document),
-            // A document that does not parse is left to the usual path, which
-            // reports the error.
-            None => {
-                if let Ok(document) = request.parsed_query().cloned() {
-                    self.keep(&request.query, document);
+        // Longer documents are never kept: the usual path parses them.
+        if request.query.len() <= Self::MAX_DOCUMENT_BYTES {
+            match self.cached(&request.query) {
+                Some(document) => request.set_parsed_query(document),
+                // A document that does not parse is left to the usual path,
+                // which reports the error.
+                None => {
+                    if let Ok(document) = request.parsed_query().cloned() {
+                        self.keep(&request.query, document);
+                    }
                 }
             }
         }
