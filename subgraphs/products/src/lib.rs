@@ -9,4 +9,5 @@ pub mod rest;
 pub mod saga;
 pub mod seed;
 pub mod startup;
+pub mod stock;
 pub mod store;

@@ -12,6 +12,7 @@ use platform::service::Service;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::saga::{release_expired_reservations, StockHandler};
+use crate::stock::Stock;
 
 /// Connects the store (creating and migrating a PostgreSQL database, or the
 /// MongoDB indexes), seeds when asked, builds and binds.
@@ -43,15 +44,14 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         )
         .routes(crate::rest::admin_routes(catalog.clone(), verifier))
         .routes(crate::rest::routes(catalog));
-    let handler = StockHandler::new(
-        ledger.clone(),
-        Duration::from_secs(config.reservation_ttl_secs),
-    );
-    events.start(&mut service, ledger.outbox(), Some(Arc::new(handler)))?;
+    let stock = Stock::new(ledger);
+    let ttl = Duration::from_secs(config.reservation_ttl_secs);
+    let handler = StockHandler::new(stock.clone(), ttl);
+    events.start(&mut service, stock.outbox(), Some(Arc::new(handler)))?;
     if events.enabled {
         let every = Duration::from_millis(config.reservation_sweep_ms);
         service = service.every("reservation-expiry", every, move || {
-            release_expired_reservations(ledger.clone())
+            release_expired_reservations(stock.clone())
         });
     }
     service.bind().await

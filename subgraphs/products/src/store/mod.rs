@@ -5,9 +5,7 @@
 //! This module and its adapters are the only place with queries.
 
 pub mod mongo;
-mod mongo_stock;
 pub mod postgres;
-mod postgres_stock;
 
 /// The most units of a product on hand (as [`crate::domain::StockLevel`] allows).
 pub const MAX_STOCK: i32 = 1_000_000_000;
@@ -212,36 +210,22 @@ pub enum Applied {
     Duplicate,
 }
 
-/// The stock side of the order saga. Every method applies one event exactly
-/// once: the event id goes into the inbox, the stock changes and the resulting
-/// event goes into the outbox, all in one transaction.
+/// A store's ledger for the stock side of the order saga: it applies each of
+/// `crate::stock`'s rules to one event exactly once, the event id going into
+/// the inbox, the stock changes and the resulting events into the outbox, all
+/// in one transaction.
 #[async_trait]
 pub trait StockLedger: Send + Sync {
-    /// `order.placed`: reserves every line or none; emits `stock.reserved`
-    /// (held until `now + ttl`) or `stock.rejected`.
-    async fn reserve(
+    /// Applies `rule` for `event` once (see `crate::stock` for how a short
+    /// attempt is undone and refused); `Duplicate` when the inbox had it.
+    async fn apply_once(
         &self,
-        event: &events::Envelope<events::catalogue::OrderPlaced>,
-        ttl: chrono::Duration,
+        event: &events::RawEnvelope,
+        rule: &dyn crate::stock::StockRule,
     ) -> Result<Applied, events::consumer::HandlerError>;
 
-    /// `order.paid`: the held units are sold. If the reservation had lapsed, the
-    /// units are taken from what is available, or `stock.rejected` is emitted.
-    async fn commit(
-        &self,
-        event: &events::Envelope<events::catalogue::OrderPaid>,
-    ) -> Result<Applied, events::consumer::HandlerError>;
-
-    /// `order.cancelled`: releases held units (emitting `stock.released`),
-    /// restocks sold ones, or remembers the cancellation for a later
-    /// `order.placed`.
-    async fn cancel(
-        &self,
-        event: &events::Envelope<events::catalogue::OrderCancelled>,
-    ) -> Result<Applied, events::consumer::HandlerError>;
-
-    /// Releases up to `limit` reservations past their expiry, emitting
-    /// `stock.released` (expired) for each; safe to run on every replica.
+    /// Releases up to `limit` reservations past their expiry with
+    /// [`crate::stock::expire`]; safe to run on every replica.
     async fn expire_due(&self, limit: i64) -> Result<usize, events::consumer::HandlerError>;
 
     /// The outbox the relay publishes from.

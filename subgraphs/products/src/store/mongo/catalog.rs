@@ -1,167 +1,24 @@
-//! The MongoDB adapter: collections `products` and `categories` with unique
-//! indexes on `sku` and `slug` and a text index on name and description (all
-//! created at start-up, with the stock ledger's `inbox`, `outbox` and
-//! `reservations` collections and their indexes, see `mongo_stock`), keyset
-//! pagination with `$or` on `(sort key, _id)`, and atomic conditional updates
-//! (`find_one_and_update` with the precondition in the filter).
-//!
-//! Ids are stored as hyphenated lower-case UUID strings, which sort in the same
-//! order as the UUIDs themselves; dates are BSON dates (milliseconds, which is
-//! why the domain truncates every timestamp to milliseconds); names compare by
-//! bytes, like PostgreSQL's `"C"` collation the other adapter sorts names with.
+//! The catalogue in MongoDB: the [`CatalogStore`] port over the `products`
+//! and `categories` collections.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::{Client, Collection, Database, IndexModel};
-use platform::{Currency, Error, Money, Result};
-use serde::{Deserialize, Serialize};
+use mongodb::error::ErrorKind;
+use mongodb::options::ReturnDocument;
+use mongodb::Collection;
+use platform::{Error, Result};
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{CatalogStore, SeedOutcome, StockChange, StockFound};
-use crate::domain::{
-    Attribute, Category, Product, ProductChanges, ProductListing, ProductSort, SortValue,
-};
-
-/// MongoDB's duplicate key error code.
-const DUPLICATE_KEY: i32 = 11000;
-
-/// The catalogue in MongoDB.
-#[derive(Debug, Clone)]
-pub struct MongoCatalogStore {
-    database: Database,
-    products: Collection<ProductDoc>,
-    categories: Collection<CategoryDoc>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CategoryDoc {
-    #[serde(rename = "_id")]
-    id: String,
-    name: String,
-    slug: String,
-    description: String,
-    created_at: mongodb::bson::DateTime,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ProductDoc {
-    #[serde(rename = "_id")]
-    id: String,
-    sku: String,
-    name: String,
-    description: String,
-    price_amount: i64,
-    price_currency: String,
-    category_id: String,
-    images: Vec<String>,
-    attributes: Vec<Attribute>,
-    archived: bool,
-    stock_on_hand: i32,
-    reserved: i32,
-    created_at: mongodb::bson::DateTime,
-    updated_at: mongodb::bson::DateTime,
-}
-
-fn bson_date(t: DateTime<Utc>) -> mongodb::bson::DateTime {
-    mongodb::bson::DateTime::from_millis(t.timestamp_millis())
-}
-
-fn chrono_date(t: mongodb::bson::DateTime) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
-}
-
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(anyhow::anyhow!("stored {what} {id} is corrupt"))
-}
+use super::documents::{bson_date, is_duplicate_key, CategoryDoc, ProductDoc, DUPLICATE_KEY};
+use super::MongoCatalogStore;
+use crate::domain::{Category, Product, ProductChanges, ProductListing, ProductSort, SortValue};
+use crate::store::{CatalogStore, SeedOutcome, StockChange, StockFound};
 
 fn internal(e: mongodb::error::Error) -> Error {
     Error::Internal(e.into())
-}
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    match e.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
-        ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
-        ErrorKind::InsertMany(m) => m
-            .write_errors
-            .as_ref()
-            .is_some_and(|errors| errors.iter().any(|w| w.code == DUPLICATE_KEY)),
-        _ => false,
-    }
-}
-
-impl From<&Category> for CategoryDoc {
-    fn from(c: &Category) -> Self {
-        CategoryDoc {
-            id: c.id.to_string(),
-            name: c.name.clone(),
-            slug: c.slug.clone(),
-            description: c.description.clone(),
-            created_at: bson_date(c.created_at),
-        }
-    }
-}
-
-impl TryFrom<CategoryDoc> for Category {
-    type Error = Error;
-    fn try_from(d: CategoryDoc) -> Result<Category> {
-        Ok(Category {
-            id: Uuid::parse_str(&d.id).map_err(|_| corrupt("category", &d.id))?,
-            name: d.name,
-            slug: d.slug,
-            description: d.description,
-            created_at: chrono_date(d.created_at),
-        })
-    }
-}
-
-impl From<&Product> for ProductDoc {
-    fn from(p: &Product) -> Self {
-        ProductDoc {
-            id: p.id.to_string(),
-            sku: p.sku.clone(),
-            name: p.name.clone(),
-            description: p.description.clone(),
-            price_amount: p.price.amount,
-            price_currency: p.price.currency.to_string(),
-            category_id: p.category_id.to_string(),
-            images: p.images.clone(),
-            attributes: p.attributes.clone(),
-            archived: p.archived,
-            stock_on_hand: p.stock_on_hand,
-            reserved: p.reserved,
-            created_at: bson_date(p.created_at),
-            updated_at: bson_date(p.updated_at),
-        }
-    }
-}
-
-impl TryFrom<ProductDoc> for Product {
-    type Error = Error;
-    fn try_from(d: ProductDoc) -> Result<Product> {
-        Ok(Product {
-            id: Uuid::parse_str(&d.id).map_err(|_| corrupt("product", &d.id))?,
-            price: Money::new(
-                d.price_amount,
-                Currency::parse(&d.price_currency).map_err(|_| corrupt("product", &d.id))?,
-            ),
-            category_id: Uuid::parse_str(&d.category_id).map_err(|_| corrupt("product", &d.id))?,
-            sku: d.sku,
-            name: d.name,
-            description: d.description,
-            images: d.images,
-            attributes: d.attributes,
-            archived: d.archived,
-            stock_on_hand: d.stock_on_hand,
-            reserved: d.reserved,
-            created_at: chrono_date(d.created_at),
-            updated_at: chrono_date(d.updated_at),
-        })
-    }
 }
 
 fn ids_as_strings(ids: &[Uuid]) -> Vec<String> {
@@ -169,78 +26,6 @@ fn ids_as_strings(ids: &[Uuid]) -> Vec<String> {
 }
 
 impl MongoCatalogStore {
-    /// Connects to `url`, uses database `database` and creates the indexes (an
-    /// existing identical index is left as is, so replicas may start together).
-    pub async fn connect(url: &str, database: &str) -> anyhow::Result<Self> {
-        let client = Client::with_uri_str(url).await?;
-        let database = client.database(database);
-        let store = MongoCatalogStore {
-            products: database.collection("products"),
-            categories: database.collection("categories"),
-            database,
-        };
-        store.create_indexes().await?;
-        Ok(store)
-    }
-
-    /// The database (for the stock ledger in `mongo_stock`).
-    pub(super) fn database(&self) -> &Database {
-        &self.database
-    }
-
-    async fn create_indexes(&self) -> anyhow::Result<()> {
-        let unique = |name: &str| {
-            IndexOptions::builder()
-                .unique(true)
-                .name(name.to_string())
-                .build()
-        };
-        let named = |name: &str| IndexOptions::builder().name(name.to_string()).build();
-        self.categories
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "slug": 1 })
-                    .options(unique("slug_unique"))
-                    .build(),
-            )
-            .await?;
-        let product_indexes = vec![
-            IndexModel::builder()
-                .keys(doc! { "sku": 1 })
-                .options(unique("sku_unique"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "name": "text", "description": "text" })
-                .options(
-                    IndexOptions::builder()
-                        .name("search_text".to_string())
-                        .default_language("english".to_string())
-                        .weights(doc! { "name": 10, "description": 1 })
-                        .build(),
-                )
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "archived": 1, "created_at": -1, "_id": -1 })
-                .options(named("newest"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "archived": 1, "price_amount": 1, "_id": 1 })
-                .options(named("price"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "archived": 1, "name": 1, "_id": 1 })
-                .options(named("name"))
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "category_id": 1, "archived": 1, "created_at": -1, "_id": -1 })
-                .options(named("category_newest"))
-                .build(),
-        ];
-        self.products.create_indexes(product_indexes).await?;
-        super::mongo_stock::prepare(&self.database).await?;
-        Ok(())
-    }
-
     async fn find_product(&self, id: Uuid) -> Result<Option<ProductDoc>> {
         self.products
             .find_one(doc! { "_id": id.to_string() })
@@ -492,7 +277,7 @@ impl CatalogStore for MongoCatalogStore {
                     "$expr": { "$and": [
                         { "$gte": [after.clone(), "$reserved"] },
                         { "$gte": [after.clone(), 0_i64] },
-                        { "$lte": [after, i64::from(super::MAX_STOCK)] },
+                        { "$lte": [after, i64::from(crate::store::MAX_STOCK)] },
                     ] },
                 };
                 let update = doc! {
@@ -716,31 +501,5 @@ mod tests {
             doc.get_array("$or").unwrap()[1],
             Bson::Document(doc! { "name": "Lamp", "_id": { "$gt": id.to_string() } })
         );
-    }
-
-    #[test]
-    fn documents_round_trip_products_and_categories() {
-        let category = Category {
-            id: Uuid::now_v7(),
-            name: "Lamps".into(),
-            slug: "lamps".into(),
-            description: String::new(),
-            created_at: crate::domain::now(),
-        };
-        let back = Category::try_from(CategoryDoc::from(&category)).unwrap();
-        assert_eq!(back, category);
-        let (_, products) = crate::seed::demo_catalogue();
-        let product = products[0].clone();
-        let back = Product::try_from(ProductDoc::from(&product)).unwrap();
-        assert_eq!(back, product);
-    }
-
-    #[test]
-    fn uuid_strings_sort_like_uuids() {
-        let mut ids: Vec<Uuid> = (0..50).map(|_| Uuid::new_v4()).collect();
-        let mut strings: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        ids.sort();
-        strings.sort();
-        assert_eq!(strings, ids.iter().map(Uuid::to_string).collect::<Vec<_>>());
     }
 }

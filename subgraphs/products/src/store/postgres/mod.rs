@@ -4,6 +4,9 @@
 //!
 //! Every value reaches PostgreSQL as a bound parameter; the only SQL text
 //! assembled at run time is fixed fragments chosen by the listing's shape.
+//! The stock ledger's primitives are in `ledger`.
+
+mod ledger;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
