@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use platform::{Error, Money, Result};
+use platform::{Error, Money};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::OrderLineRequest;
+use crate::error::{OrderError, OrderResult};
 
 /// A priced line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +36,10 @@ pub struct QuotedLine {
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// Prices `lines` (one quoted line per line, same order). An unknown or
-    /// archived product is `NOT_FOUND`; the catalogue being unreachable is
-    /// `SERVICE_UNAVAILABLE`.
-    async fn quote(&self, lines: &[OrderLineRequest]) -> Result<Vec<QuotedLine>>;
+    /// archived product is [`OrderError::NotSold`] (in the catalogue's words,
+    /// which name it); the catalogue being unreachable is
+    /// [`OrderError::CatalogUnavailable`].
+    async fn quote(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>>;
 }
 
 /// The products service over HTTP.
@@ -99,12 +101,12 @@ enum Attempt {
     /// Worth another try.
     Transient(String),
     /// Final.
-    Final(Error),
+    Final(OrderError),
 }
 
 #[async_trait]
 impl Catalog for ProductsClient {
-    async fn quote(&self, lines: &[OrderLineRequest]) -> Result<Vec<QuotedLine>> {
+    async fn quote(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>> {
         let body = QuoteRequest {
             items: lines
                 .iter()
@@ -135,12 +137,14 @@ impl Catalog for ProductsClient {
                     .and_then(|p| p.detail)
                     .unwrap_or_else(|| status.to_string());
                 return Err(Attempt::Final(match status.as_u16() {
-                    404 => Error::NotFound(detail),
-                    _ => Error::invalid(detail),
+                    404 => OrderError::NotSold(detail),
+                    _ => Error::invalid(detail).into(),
                 }));
             }
             response.json::<QuoteResponse>().await.map_err(|e| {
-                Attempt::Final(Error::Internal(anyhow::anyhow!("unreadable quote: {e}")))
+                Attempt::Final(
+                    Error::Internal(anyhow::Error::new(e).context("unreadable quote")).into(),
+                )
             })
         };
         let quoted = attempt
@@ -161,7 +165,7 @@ impl Catalog for ProductsClient {
                 Attempt::Transient(why) => {
                     // The cause (addresses, library messages) is for the log only.
                     tracing::error!(%why, "the catalogue is unavailable");
-                    Error::Unavailable("the catalogue is unavailable; try again shortly".into())
+                    OrderError::CatalogUnavailable
                 }
                 Attempt::Final(e) => e,
             })?;
@@ -170,7 +174,8 @@ impl Catalog for ProductsClient {
                 "the quote has {} lines for {}",
                 quoted.lines.len(),
                 lines.len()
-            )));
+            ))
+            .into());
         }
         quoted
             .lines

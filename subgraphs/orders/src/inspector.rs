@@ -22,6 +22,8 @@ use platform::auth::BearerToken;
 use platform::{Error, Result};
 use uuid::Uuid;
 
+use crate::error::OrderError;
+
 /// How a consumer stands with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 pub enum DeliveryState {
@@ -225,7 +227,7 @@ impl SagaInspector {
 
 fn unreachable(service: &str, why: &str) -> Error {
     tracing::warn!(service, %why, "replay request failed");
-    Error::Unavailable(format!("{service} did not answer; try again shortly"))
+    OrderError::ServiceUnavailable(service.to_string()).into()
 }
 
 /// Merges the services' trails into one causal list.

@@ -23,6 +23,7 @@ use crate::domain::{
     decide, parse_id, CartLine, CartQuantity, Decision, Effect, IdempotencyKey, Order, OrderItem,
     OrderLineRequest, OrderStatus, PaymentToken, ShippingAddress, Trigger,
 };
+use crate::error::{OrderError, OrderResult};
 use crate::live::StatusFeed;
 use crate::store::{self, NewOrder, OrderStore};
 
@@ -94,7 +95,7 @@ impl Orders {
         let slot = self
             .feed
             .admit(viewer.user_id)
-            .map_err(|e| Error::TooManyRequests(e.to_string()))?;
+            .map_err(|e| OrderError::TooManyWatchers(e.to_string()))?;
         Ok(self.feed.watch(self.store.clone(), order, slot))
     }
 
@@ -107,7 +108,7 @@ impl Orders {
         let slot = self
             .feed
             .admit(viewer.user_id)
-            .map_err(|e| Error::TooManyRequests(e.to_string()))?;
+            .map_err(|e| OrderError::TooManyWatchers(e.to_string()))?;
         Ok(self.feed.watch_all(self.store.clone(), *viewer, slot))
     }
 
@@ -190,7 +191,7 @@ impl Orders {
                 quantity: l.quantity,
             })
             .collect();
-        self.catalog.quote(&request).await
+        Ok(self.catalog.quote(&request).await?)
     }
 
     /// Adds `quantity` of a product to the viewer's cart.
@@ -209,12 +210,13 @@ impl Orders {
         };
         match self.catalog.quote(std::slice::from_ref(&line)).await {
             Ok(_) => {}
-            Err(Error::NotFound(_)) => {
-                return Err(Error::NotFound(format!(
+            Err(OrderError::NotSold(_)) => {
+                return Err(OrderError::NotSold(format!(
                     "product {product_id} does not exist or is no longer sold"
-                )))
+                ))
+                .into())
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         self.store
             .add_to_cart(viewer.user_id, product_id, quantity.get(), MAX_LINES as i64)
@@ -331,11 +333,11 @@ impl Orders {
             if let Some(existing) = self.replay(viewer, &key, &hash).await? {
                 return Ok(existing);
             }
-            return Err(Error::conflict(format!(
-                "too many open orders: you have {open} unpaid orders (at most {}); \
-                 pay or cancel one before placing another",
-                self.max_open_orders
-            )));
+            return Err(OrderError::TooManyOpenOrders {
+                open,
+                max: self.max_open_orders,
+            }
+            .into());
         }
         let Some(order) = store::insert_order(&mut tx, &new_order).await? else {
             // A concurrent request with the same key won.
@@ -343,7 +345,7 @@ impl Orders {
             return self
                 .replay(viewer, &key, &hash)
                 .await?
-                .ok_or_else(|| Error::conflict("order being placed"));
+                .ok_or_else(|| OrderError::BeingPlaced.into());
         };
         if from_cart {
             let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
@@ -369,9 +371,9 @@ impl Orders {
 
     /// Quotes checkout lines; a line that cannot be bought is named (its
     /// position and product) in the error.
-    async fn quote_checkout(&self, lines: &[OrderLineRequest]) -> Result<Vec<QuotedLine>> {
+    async fn quote_checkout(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>> {
         match self.catalog.quote(lines).await {
-            Err(Error::NotFound(detail)) => {
+            Err(OrderError::NotSold(detail)) => {
                 // The catalogue names the missing product in its message.
                 let named: Vec<String> = lines
                     .iter()
@@ -380,9 +382,9 @@ impl Orders {
                     .map(|(i, l)| format!("line {} (product {})", i + 1, l.product_id))
                     .collect();
                 if named.is_empty() {
-                    return Err(Error::NotFound(detail));
+                    return Err(OrderError::NotSold(detail));
                 }
-                Err(Error::NotFound(format!(
+                Err(OrderError::NotSold(format!(
                     "{} cannot be bought: the product does not exist or is no longer sold",
                     named.join(", ")
                 )))
@@ -403,9 +405,7 @@ impl Orders {
             .await?
         {
             Some((order, stored)) if stored == hash => Ok(Some(order)),
-            Some(_) => Err(Error::conflict(
-                "this idempotency key was used for a different order",
-            )),
+            Some(_) => Err(OrderError::IdempotencyKeyReused.into()),
             None => Ok(None),
         }
     }
@@ -431,7 +431,7 @@ impl Orders {
         };
         self.apply(order.id, Trigger::CancelRequested, ctx, None)
             .await?
-            .ok_or_else(|| Error::not_found("order", id))
+            .ok_or_else(|| OrderError::OrderNotFound(order.id).into())
     }
 
     /// An admin ships an order.
@@ -463,7 +463,7 @@ impl Orders {
         };
         self.apply(id, trigger, ctx, None)
             .await?
-            .ok_or_else(|| Error::not_found("order", id))
+            .ok_or_else(|| OrderError::OrderNotFound(id).into())
     }
 
     /// An order the viewer may see.
@@ -474,7 +474,7 @@ impl Orders {
             .orders_by_ids(&[id])
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("order", id))?;
+            .ok_or(OrderError::OrderNotFound(id))?;
         viewer.ensure_owns(order.user_id, "order", id)?;
         Ok(order)
     }
@@ -517,7 +517,7 @@ impl Orders {
         trigger: Trigger,
         ctx: ChangeContext,
         cause: Option<&RawEnvelope>,
-    ) -> Result<Option<Order>> {
+    ) -> OrderResult<Option<Order>> {
         let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await? else {
             return Ok(None);
         };
@@ -527,7 +527,7 @@ impl Orders {
                 tx.commit().await?;
                 return Ok(None);
             }
-            return Err(Error::not_found("order", order_id));
+            return Err(OrderError::OrderNotFound(order_id));
         };
         let from = order.status;
         // A refund counts towards the order's refunded total, whatever its
@@ -547,17 +547,7 @@ impl Orders {
             Decision::Reject if cause.is_some() => {
                 tracing::warn!(order = %order_id, status = from.as_str(), ?trigger, "event does not apply; ignored");
             }
-            Decision::Reject => {
-                return Err(Error::conflict(format!(
-                    "an order that is {} cannot be {}",
-                    from.as_str().to_lowercase().replace('_', " "),
-                    match trigger {
-                        Trigger::Ship => "shipped",
-                        Trigger::Deliver => "delivered",
-                        _ => "cancelled",
-                    }
-                )))
-            }
+            Decision::Reject => return Err(OrderError::InvalidTransition { from, trigger }),
             Decision::Ignore => {
                 tracing::info!(order = %order_id, status = from.as_str(), ?trigger, "nothing to do");
             }
@@ -629,7 +619,7 @@ async fn announce(
 
 /// Order lines priced from a quote; lines short of stock are `CONFLICT`,
 /// every one of them named (`extensions.lines`).
-fn price_lines(order_id: Uuid, quoted: &[QuotedLine]) -> Result<Vec<OrderItem>> {
+fn price_lines(order_id: Uuid, quoted: &[QuotedLine]) -> OrderResult<Vec<OrderItem>> {
     let short: Vec<(usize, &QuotedLine)> = quoted
         .iter()
         .enumerate()
@@ -649,7 +639,7 @@ fn price_lines(order_id: Uuid, quoted: &[QuotedLine]) -> Result<Vec<OrderItem>> 
                 )
             })
             .collect();
-        return Err(Error::ShortLines {
+        return Err(OrderError::OutOfStock {
             message: described.join("; "),
             lines: short
                 .iter()

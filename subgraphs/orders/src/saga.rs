@@ -11,6 +11,7 @@ use events::{Event, RawEnvelope};
 use uuid::Uuid;
 
 use crate::domain::Trigger;
+use crate::error::OrderError;
 use crate::orders::{ChangeContext, Orders};
 
 /// Applies the events orders consumes.
@@ -150,8 +151,8 @@ impl Handler for OrderSagaHandler {
             .await
             .map_err(|e| match e {
                 // A concurrent change of the same order: try again.
-                platform::Error::Conflict(m) => HandlerError::Transient(anyhow::anyhow!(m)),
-                other => other.into(),
+                e @ OrderError::ChangedMeanwhile { .. } => HandlerError::Transient(e.into()),
+                other => platform::Error::from(other).into(),
             })?;
         Ok(())
     }

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{CartLine, Order, OrderItem, OrderStatus, ShippingAddress, StatusChange};
+use crate::error::{OrderError, OrderResult};
 
 /// The migrations of the orders database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -183,7 +184,7 @@ impl OrderStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("cart item", product_id));
+            return Err(OrderError::CartItemNotFound(product_id).into());
         }
         Ok(())
     }
@@ -196,7 +197,7 @@ impl OrderStore {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("cart item", product_id));
+            return Err(OrderError::CartItemNotFound(product_id).into());
         }
         Ok(())
     }
@@ -384,7 +385,7 @@ pub async fn change_status(
     from: OrderStatus,
     to: OrderStatus,
     reason: Option<&str>,
-) -> Result<()> {
+) -> OrderResult<()> {
     let placed_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
         "UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = $2
          RETURNING created_at",
@@ -395,10 +396,7 @@ pub async fn change_status(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(placed_at) = placed_at else {
-        return Err(Error::conflict(format!(
-            "order {id} is no longer {}",
-            from.as_str()
-        )));
+        return Err(OrderError::ChangedMeanwhile { id, from });
     };
     if from != to {
         record_status(conn, id, to, reason).await?;

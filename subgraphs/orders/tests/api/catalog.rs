@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use orders::catalog::{Catalog, ProductsClient};
 use orders::domain::OrderLineRequest;
+use orders::error::OrderError;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -28,7 +29,8 @@ async fn an_unreachable_catalogue_is_unavailable_after_bounded_retries() {
         }])
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "SERVICE_UNAVAILABLE", "{err}");
+    assert!(matches!(err, OrderError::CatalogUnavailable), "{err}");
+    assert_eq!(platform::Error::from(err).code(), "SERVICE_UNAVAILABLE");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "bounded: {:?}",

@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use orders::catalog::{Catalog, QuotedLine};
 use orders::config::Config;
 use orders::domain::OrderLineRequest;
+use orders::error::{OrderError, OrderResult};
 use orders::orders::Orders;
 use orders::store::{OrderStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner, Viewer};
-use platform::{Currency, Error, Money};
+use platform::{Currency, Money};
 use serde_json::{json, Value};
 use testkit::{test_keys, GraphqlClient};
 use uuid::Uuid;
@@ -45,16 +46,16 @@ impl FixedCatalog {
 
 #[async_trait]
 impl Catalog for FixedCatalog {
-    async fn quote(&self, lines: &[OrderLineRequest]) -> platform::Result<Vec<QuotedLine>> {
+    async fn quote(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(Error::Unavailable("the catalogue is unavailable".into()));
+            return Err(OrderError::CatalogUnavailable);
         }
         let products = self.products.lock().unwrap();
         lines
             .iter()
             .map(|l| {
                 let (name, price, available) = products.get(&l.product_id).ok_or_else(|| {
-                    Error::NotFound(format!("product {} not found", l.product_id))
+                    OrderError::NotSold(format!("product {} not found", l.product_id))
                 })?;
                 Ok(QuotedLine {
                     product_id: l.product_id,
