@@ -62,8 +62,6 @@ pub struct Reservation {
     pub status: ReservationStatus,
     /// What it holds (or held), with the prices reserved at.
     pub lines: Vec<ReservedLine>,
-    /// When a held reservation lapses.
-    pub expires_at: DateTime<Utc>,
 }
 
 /// An event the stock rules announce.
@@ -98,6 +96,12 @@ impl Outgoing {
 pub trait LedgerTx: Send {
     /// The time the transaction started.
     fn now(&self) -> DateTime<Utc>;
+
+    /// Marks where the stock taking of a [`Pass::Attempt`] begins: what follows
+    /// is undone if the pass answers [`Step::Short`] (PostgreSQL: a savepoint;
+    /// MongoDB: nothing, the whole transaction is aborted). A rule calls it
+    /// before it takes any stock.
+    async fn attempt(&mut self) -> Result<(), HandlerError>;
 
     /// The reservation of `order_id`, if any.
     async fn reservation(&mut self, order_id: Uuid) -> Result<Option<Reservation>, HandlerError>;
@@ -241,6 +245,7 @@ impl StockRule for Reserve<'_> {
                 .await?;
             return Ok(Step::Commit);
         }
+        tx.attempt().await?;
         let mut reserved = Vec::with_capacity(lines.len());
         for line in &lines {
             let Some(unit_price) = tx.reserve_line(line).await? else {
@@ -300,6 +305,7 @@ impl StockRule for Sell<'_> {
             }
             // Paid after the reservation lapsed: sell from what is available.
             (PayAction::SellAvailable, Pass::Attempt) => {
+                tx.attempt().await?;
                 for line in &lines {
                     if !tx.sell_available(line).await? {
                         return Ok(Step::Short);
@@ -468,12 +474,19 @@ mod tests {
         products: HashMap<Uuid, Row>,
         reservations: HashMap<Uuid, Reservation>,
         outbox: Vec<Outgoing>,
+        /// How often a rule marked the start of its stock taking.
+        attempts: usize,
     }
 
     #[async_trait]
     impl LedgerTx for Memory {
         fn now(&self) -> DateTime<Utc> {
             millis(Utc::now())
+        }
+
+        async fn attempt(&mut self) -> Result<(), HandlerError> {
+            self.attempts += 1;
+            Ok(())
         }
 
         async fn reservation(
@@ -488,12 +501,11 @@ mod tests {
             order_id: Uuid,
             status: ReservationStatus,
             lines: &[ReservedLine],
-            expires_at: DateTime<Utc>,
+            _expires_at: DateTime<Utc>,
         ) -> Result<(), HandlerError> {
             let reservation = Reservation {
                 status,
                 lines: lines.to_vec(),
-                expires_at,
             };
             match self.reservations.insert(order_id, reservation) {
                 None => Ok(()),
@@ -587,9 +599,14 @@ mod tests {
         /// rule applied again to refuse; an error leaves nothing behind.
         async fn apply(&mut self, rule: &dyn StockRule) -> Result<(), HandlerError> {
             let mut attempt = self.clone();
+            let marked = attempt.attempts;
             match rule.apply(&mut attempt, Pass::Attempt).await? {
                 Step::Commit => *self = attempt,
                 Step::Short => {
+                    assert!(
+                        attempt.attempts > marked,
+                        "a short attempt marks where its stock taking began"
+                    );
                     let mut refusal = self.clone();
                     assert_eq!(rule.apply(&mut refusal, Pass::Refuse).await?, Step::Commit);
                     *self = refusal;

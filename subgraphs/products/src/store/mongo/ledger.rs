@@ -309,6 +309,11 @@ impl LedgerTx for MongoTx<'_> {
         self.now
     }
 
+    async fn attempt(&mut self) -> Result<(), HandlerError> {
+        // No savepoints: a short attempt aborts the whole transaction.
+        Ok(())
+    }
+
     async fn reservation(&mut self, order_id: Uuid) -> Result<Option<Reservation>, HandlerError> {
         let found = self
             .c

@@ -2,8 +2,13 @@
 //! (`reserved + q <= stock_on_hand` checked in the UPDATE itself, and by a
 //! CHECK constraint), reservations locked `FOR UPDATE`, and one
 //! [`UnitOfWork`] per event holding its inbox record, the changes and the
-//! outbox. A short attempt is rolled back to a savepoint and refused in the
-//! same transaction. The rules are `crate::stock`'s.
+//! outbox. A short attempt is rolled back to the savepoint its rule marked
+//! ([`LedgerTx::attempt`]) and refused in the same transaction; a lapsed
+//! reservation that cannot be released is rolled back to its own savepoint
+//! and skipped, so it never holds up the others. The rules are
+//! `crate::stock`'s.
+//!
+//! Savepoints go over the simple protocol: nothing to prepare.
 
 use std::sync::Arc;
 
@@ -34,12 +39,16 @@ impl StockLedger for PgCatalogStore {
         let Some(mut uow) = UnitOfWork::applying(self.pool(), SERVICE, event).await? else {
             return Ok(Applied::Duplicate);
         };
-        sqlx::query("SAVEPOINT attempt").execute(&mut **uow).await?;
         let mut tx = PgTx::new(&mut uow);
         if rule.apply(&mut tx, Pass::Attempt).await? == Step::Short {
-            sqlx::query("ROLLBACK TO SAVEPOINT attempt")
-                .execute(&mut ***tx.uow)
-                .await?;
+            if !tx.marked {
+                return Err(HandlerError::Permanent(anyhow::anyhow!(
+                    "event {} fell short without marking its attempt",
+                    event.id
+                )));
+            }
+            savepoint(tx.uow, "ROLLBACK TO SAVEPOINT attempt").await?;
+            tx.marked = false;
             if rule.apply(&mut tx, Pass::Refuse).await? == Step::Short {
                 return Err(HandlerError::Permanent(anyhow::anyhow!(
                     "event {} fell short while refusing",
@@ -64,8 +73,17 @@ impl StockLedger for PgCatalogStore {
         let mut tx = PgTx::new(&mut uow);
         let mut released = 0;
         for order_id in due {
-            if expire(&mut tx, order_id).await? {
-                released += 1;
+            savepoint(tx.uow, "SAVEPOINT expiring").await?;
+            match expire(&mut tx, order_id).await {
+                Ok(true) => released += 1,
+                Ok(false) => {}
+                // Do not let one broken reservation hold up the others.
+                Err(HandlerError::Permanent(cause)) => {
+                    savepoint(tx.uow, "ROLLBACK TO SAVEPOINT expiring").await?;
+                    tracing::error!(reservation = %order_id, error = %format_args!("{cause:#}"),
+                        "cannot release a lapsed reservation; skipped");
+                }
+                Err(e) => return Err(e),
             }
         }
         uow.commit().await?;
@@ -81,6 +99,8 @@ impl StockLedger for PgCatalogStore {
 struct PgTx<'a> {
     uow: &'a mut UnitOfWork,
     now: DateTime<Utc>,
+    /// Whether the savepoint `attempt` is set.
+    marked: bool,
 }
 
 impl<'a> PgTx<'a> {
@@ -88,6 +108,7 @@ impl<'a> PgTx<'a> {
         PgTx {
             uow,
             now: Utc::now(),
+            marked: false,
         }
     }
 }
@@ -98,24 +119,25 @@ impl LedgerTx for PgTx<'_> {
         self.now
     }
 
+    async fn attempt(&mut self) -> Result<(), HandlerError> {
+        savepoint(self.uow, "SAVEPOINT attempt").await?;
+        self.marked = true;
+        Ok(())
+    }
+
     async fn reservation(&mut self, order_id: Uuid) -> Result<Option<Reservation>, HandlerError> {
-        let row: Option<(String, Json<Vec<ReservedLine>>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT status, lines, expires_at FROM reservations WHERE order_id = $1 FOR UPDATE",
-        )
-        .bind(order_id)
-        .fetch_optional(&mut ***self.uow)
-        .await?;
-        let Some((status, Json(lines), expires_at)) = row else {
+        let row: Option<(String, Json<Vec<ReservedLine>>)> =
+            sqlx::query_as("SELECT status, lines FROM reservations WHERE order_id = $1 FOR UPDATE")
+                .bind(order_id)
+                .fetch_optional(&mut ***self.uow)
+                .await?;
+        let Some((status, Json(lines))) = row else {
             return Ok(None);
         };
         let status = ReservationStatus::parse(&status).ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!("unknown reservation status {status}"))
         })?;
-        Ok(Some(Reservation {
-            status,
-            lines,
-            expires_at,
-        }))
+        Ok(Some(Reservation { status, lines }))
     }
 
     async fn insert_reservation(
@@ -241,4 +263,14 @@ impl LedgerTx for PgTx<'_> {
         };
         Ok(())
     }
+}
+
+/// Runs a savepoint statement (`SAVEPOINT x`, `ROLLBACK TO SAVEPOINT x`) as a
+/// simple query.
+async fn savepoint(
+    conn: &mut sqlx::PgConnection,
+    statement: &'static str,
+) -> Result<(), HandlerError> {
+    sqlx::Executor::execute(conn, statement).await?;
+    Ok(())
 }

@@ -371,3 +371,44 @@ async fn saga_events_in_any_order_never_sell_the_stock_of_a_cancelled_order(stor
     ledger.reserve(&late, ttl).await.unwrap();
     assert_eq!(stock(&stores, a).await, (5, 0));
 }
+
+/// On PostgreSQL every lapsed reservation of a sweep shares one transaction:
+/// one whose product no longer holds its units (a broken invariant) is
+/// skipped, and the others are still released.
+#[tokio::test]
+async fn on_postgres_a_broken_lapsed_reservation_never_holds_up_the_others() {
+    let store = Arc::new(
+        PgCatalogStore::connect(&fresh_database_url("products"), 3)
+            .await
+            .expect("postgres store"),
+    );
+    let stores = Stores {
+        catalog: store.clone(),
+        ledger: Stock::new(store.clone()),
+    };
+    let (a, b) = two_products(&stores).await;
+    let broken = placed(vec![line(a, 1)]);
+    stores
+        .ledger
+        .reserve(&broken, Duration::seconds(-10))
+        .await
+        .unwrap();
+    let sound = placed(vec![line(b, 1)]);
+    stores
+        .ledger
+        .reserve(&sound, Duration::seconds(-1))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE products SET reserved = 0 WHERE id = $1")
+        .bind(a)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    publish(&stores).await;
+
+    assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 1);
+    assert_eq!(stock(&stores, b).await, (1, 0));
+    let released = only::<StockReleased>(&publish(&stores).await);
+    assert_eq!(released.payload.order_id, sound.payload.order_id);
+    assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 0);
+}
