@@ -14,6 +14,7 @@ use crate::domain::{
     self, parse_id, Category, CategoryDraft, Product, ProductChanges, ProductCursor, ProductDraft,
     ProductFilter, ProductFilterDraft, ProductListing, ProductPatch, ProductSort, Slug,
 };
+use crate::error::CatalogError;
 use crate::store::{CatalogStore, StockChange};
 
 /// The most lines a quote may have.
@@ -229,9 +230,7 @@ impl Catalog {
         wanted
             .into_iter()
             .map(|(id, quantity)| {
-                let p = found
-                    .get(&id)
-                    .ok_or_else(|| Error::not_found("product", id))?;
+                let p = found.get(&id).ok_or(CatalogError::ProductNotFound(id))?;
                 Ok(QuoteLine {
                     product_id: id,
                     sku: p.sku.clone(),

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod graphql;
 pub mod rest;
 pub mod saga;

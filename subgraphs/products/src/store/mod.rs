@@ -16,6 +16,7 @@ use platform::{Error, Result};
 use uuid::Uuid;
 
 use crate::domain::{Category, Product, ProductChanges, ProductListing, StockLevel};
+use crate::error::CatalogError;
 
 /// What seeding inserted (rows that already existed are skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -171,33 +172,42 @@ impl StockChange {
     /// (no such product) is `NOT_FOUND`, anything else `CONFLICT`.
     pub fn refused(&self, id: Uuid, found: Option<StockFound>) -> Error {
         let Some(StockFound { on_hand, reserved }) = found else {
-            return Error::not_found("product", id);
+            return CatalogError::ProductNotFound(id).into();
         };
         match *self {
             StockChange::Set {
                 expected: Some(expected),
                 ..
-            } if on_hand != expected.get() => Error::conflict(format!(
-                "the stock on hand of product {id} is {on_hand}, not the expected {}: read it again",
-                expected.get()
-            )),
-            StockChange::Set { on_hand: level, .. } => Error::conflict(format!(
-                "cannot set the stock of product {id} to {}: {reserved} units are reserved",
-                level.get()
-            )),
+            } if on_hand != expected.get() => CatalogError::StaleStock {
+                id,
+                on_hand,
+                expected: expected.get(),
+            },
+            StockChange::Set { on_hand: level, .. } => CatalogError::BelowReserved {
+                id,
+                level: level.get(),
+                reserved,
+            },
             StockChange::Adjust(delta) => {
                 let after = i64::from(on_hand) + i64::from(delta);
                 if after < i64::from(reserved) {
-                    Error::conflict(format!(
-                        "cannot change the stock of product {id} by {delta}: {on_hand} on hand, {reserved} reserved"
-                    ))
+                    CatalogError::AdjustBelowReserved {
+                        id,
+                        delta,
+                        on_hand,
+                        reserved,
+                    }
                 } else {
-                    Error::conflict(format!(
-                        "cannot change the stock of product {id} by {delta}: {on_hand} on hand would become {after}"
-                    ))
+                    CatalogError::AdjustOutOfBounds {
+                        id,
+                        delta,
+                        on_hand,
+                        after,
+                    }
                 }
             }
         }
+        .into()
     }
 }
 

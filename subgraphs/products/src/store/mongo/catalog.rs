@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::documents::{bson_date, is_duplicate_key, CategoryDoc, ProductDoc, DUPLICATE_KEY};
 use super::MongoCatalogStore;
 use crate::domain::{Category, Product, ProductChanges, ProductListing, ProductSort, SortValue};
+use crate::error::CatalogError;
 use crate::store::{CatalogStore, SeedOutcome, StockChange, StockFound};
 
 fn internal(e: mongodb::error::Error) -> Error {
@@ -41,7 +42,7 @@ impl MongoCatalogStore {
             .map_err(internal)?;
         match found {
             Some(_) => Ok(()),
-            None => Err(Error::not_found("category", id)),
+            None => Err(CatalogError::CategoryNotFound(Some(id)).into()),
         }
     }
 
@@ -119,10 +120,7 @@ impl CatalogStore for MongoCatalogStore {
             .await
             .map_err(|e| {
                 if is_duplicate_key(&e) {
-                    Error::conflict(format!(
-                        "a category with slug {} already exists",
-                        category.slug
-                    ))
+                    CatalogError::DuplicateSlug(category.slug.clone()).into()
                 } else {
                     internal(e)
                 }
@@ -171,7 +169,7 @@ impl CatalogStore for MongoCatalogStore {
             .await
             .map_err(|e| {
                 if is_duplicate_key(&e) {
-                    Error::conflict(format!("a product with SKU {} already exists", product.sku))
+                    CatalogError::DuplicateSku(Some(product.sku.clone())).into()
                 } else {
                     internal(e)
                 }
@@ -222,17 +220,12 @@ impl CatalogStore for MongoCatalogStore {
             .await
             .map_err(|e| {
                 if is_duplicate_key(&e) {
-                    Error::conflict(format!(
-                        "a product with SKU {} already exists",
-                        c.sku.as_deref().unwrap_or("?")
-                    ))
+                    CatalogError::DuplicateSku(c.sku.clone()).into()
                 } else {
                     internal(e)
                 }
             })?;
-        updated
-            .ok_or_else(|| Error::not_found("product", id))?
-            .try_into()
+        updated.ok_or(CatalogError::ProductNotFound(id))?.try_into()
     }
 
     async fn archive_product(&self, id: Uuid, now: DateTime<Utc>) -> Result<Product> {
@@ -248,8 +241,8 @@ impl CatalogStore for MongoCatalogStore {
         match updated {
             Some(d) => d.try_into(),
             None => match self.find_product(id).await? {
-                Some(_) => Err(Error::conflict(format!("product {id} is already archived"))),
-                None => Err(Error::not_found("product", id)),
+                Some(_) => Err(CatalogError::AlreadyArchived(id).into()),
+                None => Err(CatalogError::ProductNotFound(id).into()),
             },
         }
     }

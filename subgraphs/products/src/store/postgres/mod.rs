@@ -20,6 +20,7 @@ use crate::domain::{
     Attribute, Category, Product, ProductChanges, ProductListing, ProductSort, SortValue,
     StockLevel,
 };
+use crate::error::CatalogError;
 
 /// The migrations of the products database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -136,18 +137,13 @@ fn into_products(rows: Vec<ProductRow>) -> Result<Vec<Product>> {
 fn product_write_error(e: sqlx::Error, sku: Option<&str>, category: Option<Uuid>) -> Error {
     if let Some(constraint) = platform::error::unique_violation(&e) {
         return match (constraint, sku) {
-            ("products_sku_key", Some(sku)) => {
-                Error::conflict(format!("a product with SKU {sku} already exists"))
-            }
-            _ => Error::conflict("a product with this SKU already exists"),
+            ("products_sku_key", Some(sku)) => CatalogError::DuplicateSku(Some(sku.into())).into(),
+            _ => CatalogError::DuplicateSku(None).into(),
         };
     }
     if let sqlx::Error::Database(db) = &e {
         if db.code().as_deref() == Some("23503") {
-            return match category {
-                Some(id) => Error::not_found("category", id),
-                None => Error::NotFound("category not found".into()),
-            };
+            return CatalogError::CategoryNotFound(category).into();
         }
     }
     e.into()
@@ -173,10 +169,7 @@ impl CatalogStore for PgCatalogStore {
         .execute(&self.pool)
         .await
         .map_err(|e| match platform::error::unique_violation(&e) {
-            Some(_) => Error::conflict(format!(
-                "a category with slug {} already exists",
-                category.slug
-            )),
+            Some(_) => Error::from(CatalogError::DuplicateSlug(category.slug.clone())),
             None => e.into(),
         })?;
         Ok(())
@@ -268,8 +261,7 @@ impl CatalogStore for PgCatalogStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| product_write_error(e, c.sku.as_deref(), c.category_id))?;
-        row.ok_or_else(|| Error::not_found("product", id))?
-            .try_into()
+        row.ok_or(CatalogError::ProductNotFound(id))?.try_into()
     }
 
     async fn archive_product(&self, id: Uuid, now: DateTime<Utc>) -> Result<Product> {
@@ -284,8 +276,8 @@ impl CatalogStore for PgCatalogStore {
         match row {
             Some(row) => row.try_into(),
             None => match self.product_exists(id).await? {
-                Some(_) => Err(Error::conflict(format!("product {id} is already archived"))),
-                None => Err(Error::not_found("product", id)),
+                Some(_) => Err(CatalogError::AlreadyArchived(id).into()),
+                None => Err(CatalogError::ProductNotFound(id).into()),
             },
         }
     }
