@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod graphql;
 pub mod payments;
 pub mod provider;

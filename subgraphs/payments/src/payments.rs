@@ -16,6 +16,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{parse_reason, plan_refund, Payment, PaymentStatus, Refund};
+use crate::error::PaymentError;
 use crate::provider::{CardProvider, ChargeOutcome, RefundOutcome};
 use crate::store::{self, PaymentStore, Settlement};
 
@@ -122,10 +123,8 @@ impl Payments {
         let call = self.provider.charge(payment.id, payment.amount, token);
         match tokio::time::timeout(self.provider_timeout, call).await {
             Ok(Ok(outcome)) => Ok(outcome.into()),
-            Ok(Err(e)) => Err(Error::Unavailable(e.to_string())),
-            Err(_) => Err(Error::Unavailable(
-                "the card provider did not answer in time".into(),
-            )),
+            Ok(Err(e)) => Err(PaymentError::ProviderFailed(e.to_string()).into()),
+            Err(_) => Err(PaymentError::ProviderTimeout("").into()),
         }
     }
 
@@ -135,10 +134,8 @@ impl Payments {
         let call = self.provider.charge_status(payment_id);
         match tokio::time::timeout(self.provider_timeout, call).await {
             Ok(Ok(status)) => Ok(status),
-            Ok(Err(e)) => Err(Error::Unavailable(e.to_string())),
-            Err(_) => Err(Error::Unavailable(
-                "the card provider did not answer the status lookup in time".into(),
-            )),
+            Ok(Err(e)) => Err(PaymentError::ProviderFailed(e.to_string()).into()),
+            Err(_) => Err(PaymentError::ProviderTimeout("the status lookup").into()),
         }
     }
 
@@ -239,7 +236,7 @@ impl Payments {
         let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
         let payment = store::lock_payment(&mut tx, payment_id)
             .await?
-            .ok_or_else(|| Error::not_found("payment", payment_id))?;
+            .ok_or(PaymentError::PaymentNotFound(payment_id))?;
         let refunded = self
             .refund_locked(&mut tx, &payment, amount, &reason)
             .await?;
@@ -333,13 +330,13 @@ impl Payments {
             .payments_by_ids(&[id])
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("payment", id))
+            .ok_or_else(|| PaymentError::PaymentNotFound(id).into())
     }
 
     async fn locked(&self, tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Payment> {
         store::lock_payment(tx, id)
             .await?
-            .ok_or_else(|| Error::not_found("payment", id))
+            .ok_or_else(|| PaymentError::PaymentNotFound(id).into())
     }
 }
 
@@ -379,16 +376,10 @@ impl Payments {
         let reference = match tokio::time::timeout(self.provider_timeout, call).await {
             Ok(Ok(RefundOutcome::Refunded { reference })) => reference,
             Ok(Ok(RefundOutcome::Refused { reason })) => {
-                return Err(Error::conflict(format!(
-                    "the card provider refused the refund: {reason}"
-                )))
+                return Err(PaymentError::RefundRefused(reason).into())
             }
-            Ok(Err(e)) => return Err(Error::Unavailable(e.to_string())),
-            Err(_) => {
-                return Err(Error::Unavailable(
-                    "the card provider did not answer the refund in time".into(),
-                ))
-            }
+            Ok(Err(e)) => return Err(PaymentError::ProviderFailed(e.to_string()).into()),
+            Err(_) => return Err(PaymentError::ProviderTimeout("the refund").into()),
         };
         store::record_refund(
             tx,
@@ -408,7 +399,7 @@ impl Payments {
         tracing::info!(payment = %payment.id, amount = plan.amount, %reference, "refunded");
         store::lock_payment(tx, payment.id)
             .await?
-            .ok_or_else(|| Error::not_found("payment", payment.id))
+            .ok_or_else(|| PaymentError::PaymentNotFound(payment.id).into())
     }
 }
 

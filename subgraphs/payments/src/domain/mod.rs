@@ -2,6 +2,8 @@
 //! status a payment has after a refund.
 
 use platform::Error;
+
+use crate::error::PaymentError;
 use serde::{Deserialize, Serialize};
 
 /// Where a payment is in its life.
@@ -74,10 +76,7 @@ pub fn plan_refund(
         status,
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded
     ) {
-        return Err(Error::conflict(format!(
-            "a {} payment cannot be refunded",
-            status.as_str().to_lowercase().replace('_', " ")
-        )));
+        return Err(PaymentError::NotRefundable(status.as_str()).into());
     }
     let left = amount - refunded;
     let wanted = requested.unwrap_or(left);
@@ -85,9 +84,7 @@ pub fn plan_refund(
         return Err(Error::invalid("a refund must be of a positive amount"));
     }
     if wanted > left {
-        return Err(Error::conflict(format!(
-            "only {left} is left to refund, {wanted} was asked"
-        )));
+        return Err(PaymentError::RefundTooLarge { left, wanted }.into());
     }
     let status_after = if wanted == left {
         PaymentStatus::Refunded
