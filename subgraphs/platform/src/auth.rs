@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -402,7 +403,7 @@ impl JwtVerifier {
     /// Reads the public key from a file.
     pub fn from_public_pem_file(path: &str) -> anyhow::Result<Self> {
         let pem = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read JWT public key {path}: {e}"))?;
+            .with_context(|| format!("cannot read JWT public key {path}"))?;
         Self::from_public_pem(&pem)
     }
 

@@ -36,7 +36,9 @@ pub fn load<T: DeserializeOwned>(
         )
         .set_override("profile", Profile::from_env().as_str())?
         .build()?;
-    let invalid = |e: config::ConfigError| anyhow::anyhow!("invalid {prefix}_* configuration: {e}");
+    let invalid = |e: config::ConfigError| {
+        anyhow::Error::new(e).context(format!("invalid {prefix}_* configuration"))
+    };
     let service = settings.clone().try_deserialize().map_err(invalid)?;
     Ok((service, settings.try_deserialize().map_err(invalid)?))
 }

@@ -227,36 +227,50 @@ pub struct ShortLine {
 impl Problem {
     /// The problem details for an error.
     pub fn from_error(e: &Error) -> Self {
-        let status = e.status();
+        let mut problem = Problem::new(e.status(), e.code(), e.to_string());
+        problem.field = e.field().map(str::to_string);
+        if let Error::ShortLines { lines, .. } = e {
+            problem.lines = Some(lines.clone());
+        }
+        problem
+    }
+
+    /// A problem of HTTP `status` with the GraphQL `code` and what happened.
+    /// A request body refused before it is read (too large, not JSON) is
+    /// `BAD_USER_INPUT` with the status of its refusal (413, 415, 400).
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Problem {
             kind: format!(
                 "https://errors.shop.example/{}",
-                e.code().to_lowercase().replace('_', "-")
+                code.to_lowercase().replace('_', "-")
             ),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
-            detail: e.to_string(),
-            code: e.code(),
-            field: e.field().map(str::to_string),
-            lines: match e {
-                Error::ShortLines { lines, .. } => Some(lines.clone()),
-                _ => None,
-            },
+            detail: detail.into(),
+            code,
+            field: None,
+            lines: None,
         }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         self.log_if_internal();
-        let problem = Problem::from_error(&self);
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
-            self.status(),
-            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response()
+        Problem::from_error(&self).into_response()
     }
 }
 

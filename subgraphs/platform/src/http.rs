@@ -547,19 +547,7 @@ fn whole_numbers_as_integers(value: &mut serde_json::Value) {
 }
 
 fn body_problem(status: StatusCode, detail: &str) -> Response {
-    let problem = serde_json::json!({
-        "type": "https://errors.shop.example/bad-user-input",
-        "title": status.canonical_reason().unwrap_or("Bad Request"),
-        "status": status.as_u16(),
-        "detail": detail,
-        "code": "BAD_USER_INPUT",
-    });
-    (
-        status,
-        [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
-        problem.to_string(),
-    )
-        .into_response()
+    crate::error::Problem::new(status, "BAD_USER_INPUT", detail).into_response()
 }
 
 /// `GET /api/v1/openapi.json`: the service's OpenAPI document.

@@ -17,6 +17,7 @@ use crate::credentials::{
 };
 use crate::domain::throttle::{Policy, Scope};
 use crate::domain::{Address, AddressDraft, Email, Name, Password, User};
+use crate::error::AccountError;
 use crate::store::{self, UserStore};
 
 /// The service name in event envelopes.
@@ -60,7 +61,7 @@ fn client_address() -> String {
 }
 
 fn invalid_credentials() -> Error {
-    Error::Unauthenticated("invalid email or password".into())
+    AccountError::InvalidCredentials.into()
 }
 
 impl Accounts {
@@ -150,9 +151,7 @@ impl Accounts {
         let address = client_address();
         let keys = [(Scope::SignupAddress, address.as_str())];
         if self.throttle(&keys).await? {
-            return Err(Error::TooManyRequests(
-                "too many sign-ups from this address; try again later".into(),
-            ));
+            return Err(AccountError::TooManySignUps.into());
         }
         let hash = hash_password(password.expose().to_string()).await?;
         let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
@@ -213,7 +212,7 @@ impl Accounts {
     /// Trades a refresh token for a new pair. A token can be used once:
     /// presenting a used one again revokes every token of its login.
     pub async fn refresh(&self, refresh_token: &str) -> Result<AuthTokens> {
-        let invalid = || Error::Unauthenticated("invalid or expired refresh token".into());
+        let invalid = || Error::from(AccountError::InvalidRefreshToken);
         let mut tx = self.store.pool().begin().await?;
         let stored = UserStore::lock_refresh_token(&mut tx, &refresh_token_hash(refresh_token))
             .await?
@@ -222,9 +221,7 @@ impl Accounts {
             store::revoke_family(&mut tx, stored.family_id).await?;
             tx.commit().await?;
             tracing::warn!(user = %stored.user_id, "refresh token reused; its login is revoked");
-            return Err(Error::Unauthenticated(
-                "refresh token already used; sign in again".into(),
-            ));
+            return Err(AccountError::RefreshTokenReused.into());
         }
         if stored.expires_at <= Utc::now() {
             return Err(invalid());
@@ -270,9 +267,7 @@ impl Accounts {
         let now = Utc::now();
         let family_ends = began.unwrap_or(now) + self.refresh_family_lifetime;
         if family_ends <= now {
-            return Err(Error::Unauthenticated(
-                "this sign-in has ended; sign in again".into(),
-            ));
+            return Err(AccountError::SignInEnded.into());
         }
         let refresh_expires = (now + self.refresh_ttl).min(family_ends);
         store::insert_refresh_token(
@@ -297,7 +292,7 @@ impl Accounts {
             .users_by_ids(&[viewer.user_id])
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("user", viewer.user_id))
+            .ok_or_else(|| AccountError::UserNotFound(viewer.user_id).into())
     }
 
     /// Renames the viewer.

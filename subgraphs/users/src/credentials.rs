@@ -10,6 +10,8 @@ use platform::{Error, Result};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::error::AccountError;
+
 /// How many argon2 computations (19 MiB each) may run at once; the rest wait
 /// their turn, so a burst of sign-ups or sign-ins cannot exhaust memory. Two:
 /// each takes a core for ~50 ms, so more at once would not finish sooner on
@@ -24,9 +26,7 @@ async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>> {
         tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
     match tokio::time::timeout(HASH_QUEUE_TIMEOUT, PERMITS.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
-        _ => Err(Error::Unavailable(
-            "too many sign-ins at once; try again in a moment".into(),
-        )),
+        _ => Err(AccountError::HashingBusy.into()),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 pub mod credentials;
 pub mod domain;
+pub mod error;
 pub mod graphql;
 pub mod rest;
 pub mod startup;

@@ -37,7 +37,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         let created = accounts
             .bootstrap_admin(email, password.expose_secret())
             .await;
-        created.map_err(|e| anyhow::anyhow!("bootstrap admin: {e}"))?;
+        created.map_err(|e| anyhow::Error::new(e).context("bootstrap admin"))?;
     }
     let prune_pool = pool.clone();
     let mut service = common

@@ -8,6 +8,10 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{Address, AddressDraft, User};
+use crate::error::AccountError;
+
+/// The most addresses one account keeps.
+pub const MAX_ADDRESSES: i64 = 20;
 
 /// The migrations of the users database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -151,7 +155,7 @@ impl UserStore {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.ok_or_else(|| Error::not_found("user", id))?.try_into()
+        row.ok_or(AccountError::UserNotFound(id))?.try_into()
     }
 
     /// Creates the bootstrap administrator. An existing administrator of that
@@ -180,9 +184,7 @@ impl UserStore {
                 .await?;
         match role.as_deref() {
             Some("ADMIN") => Ok(()),
-            _ => Err(Error::Conflict(format!(
-                "{email} belongs to an account that is not an administrator; it is not promoted: choose another bootstrap email"
-            ))),
+            _ => Err(AccountError::BootstrapEmailTaken(email.to_string()).into()),
         }
     }
 
@@ -210,8 +212,8 @@ impl UserStore {
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
-        if count >= 20 {
-            return Err(Error::invalid("at most 20 addresses per account"));
+        if count >= MAX_ADDRESSES {
+            return Err(AccountError::TooManyAddresses(MAX_ADDRESSES).into());
         }
         let row: AddressRow = sqlx::query_as(
             "INSERT INTO addresses (id, user_id, line1, line2, city, postal_code, country)
@@ -239,7 +241,7 @@ impl UserStore {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("address", id));
+            return Err(AccountError::AddressNotFound(id).into());
         }
         Ok(())
     }
@@ -279,7 +281,7 @@ pub async fn insert_user(
     match row {
         Ok(row) => row.try_into(),
         Err(e) if unique_violation(&e) == Some("users_email_key") => {
-            Err(Error::conflict("an account with this email already exists"))
+            Err(AccountError::EmailTaken.into())
         }
         Err(e) => Err(e.into()),
     }
