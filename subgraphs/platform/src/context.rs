@@ -4,6 +4,9 @@
 
 use std::future::Future;
 
+/// The header that carries the correlation id across Kong, the router and services.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+
 tokio::task_local! {
     static CURRENT: RequestContext;
 }
@@ -49,7 +52,7 @@ impl RequestContext {
             .and_then(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
             .map(|ip| ip.to_string());
         RequestContext {
-            correlation_id: get(crate::http::CORRELATION_ID),
+            correlation_id: get(CORRELATION_ID),
             traceparent: get("traceparent"),
             client_address: forwarded,
         }

@@ -22,8 +22,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::auth::{Auth, JwtVerifier};
 use crate::workers::WorkerHealth;
 
-/// The header that carries the correlation id across Kong, the router and services.
-pub const CORRELATION_ID: &str = "x-correlation-id";
+pub use crate::context::CORRELATION_ID;
 /// Largest request body a service accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 

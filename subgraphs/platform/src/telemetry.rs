@@ -220,7 +220,7 @@ pub fn outgoing_headers() -> HeaderMap {
             headers.insert(HeaderName::from_static(name), value);
         }
     };
-    put(crate::http::CORRELATION_ID, context.correlation_id);
+    put(crate::context::CORRELATION_ID, context.correlation_id);
     put("traceparent", current_traceparent().or(context.traceparent));
     headers
 }

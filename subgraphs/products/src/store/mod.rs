@@ -261,11 +261,13 @@ pub async fn connect(
 )> {
     let url = config.service.expose_database_url();
     if config.uses_mongodb() {
-        let mongo = std::sync::Arc::new(
-            mongo::MongoCatalogStore::connect(url, &config.mongodb_database).await?,
-        );
+        let (catalog, ledger) = mongo::connect(url, &config.mongodb_database).await?;
         tracing::info!(database = %config.mongodb_database, "using MongoDB");
-        return Ok((mongo.clone(), mongo, None));
+        return Ok((
+            std::sync::Arc::new(catalog),
+            std::sync::Arc::new(ledger),
+            None,
+        ));
     }
     let pg = std::sync::Arc::new(
         postgres::PgCatalogStore::connect(url, config.service.db_max_connections).await?,

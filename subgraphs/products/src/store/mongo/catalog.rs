@@ -6,17 +6,93 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
+use mongodb::options::IndexOptions;
 use mongodb::options::ReturnDocument;
-use mongodb::Collection;
+use mongodb::{Collection, Database, IndexModel};
 use platform::{Error, Result};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::documents::{bson_date, is_duplicate_key, CategoryDoc, ProductDoc, DUPLICATE_KEY};
-use super::MongoCatalogStore;
+use super::documents::{
+    bson_date, is_duplicate_key, CategoryDoc, ProductDoc, CATEGORIES, DUPLICATE_KEY, PRODUCTS,
+};
 use crate::domain::{Category, Product, ProductChanges, ProductListing, ProductSort, SortValue};
 use crate::error::CatalogError;
 use crate::store::{CatalogStore, SeedOutcome, StockChange, StockFound};
+
+/// The catalogue in MongoDB.
+#[derive(Debug, Clone)]
+pub struct MongoCatalogStore {
+    database: Database,
+    products: Collection<ProductDoc>,
+    categories: Collection<CategoryDoc>,
+}
+
+impl MongoCatalogStore {
+    /// The catalogue in `database`, creating its indexes (an existing
+    /// identical index is left as is, so replicas may start together).
+    pub async fn open(database: Database) -> anyhow::Result<Self> {
+        let store = MongoCatalogStore {
+            products: database.collection(PRODUCTS),
+            categories: database.collection(CATEGORIES),
+            database,
+        };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> anyhow::Result<()> {
+        let unique = |name: &str| {
+            IndexOptions::builder()
+                .unique(true)
+                .name(name.to_string())
+                .build()
+        };
+        let named = |name: &str| IndexOptions::builder().name(name.to_string()).build();
+        self.categories
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "slug": 1 })
+                    .options(unique("slug_unique"))
+                    .build(),
+            )
+            .await?;
+        let product_indexes = vec![
+            IndexModel::builder()
+                .keys(doc! { "sku": 1 })
+                .options(unique("sku_unique"))
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "name": "text", "description": "text" })
+                .options(
+                    IndexOptions::builder()
+                        .name("search_text".to_string())
+                        .default_language("english".to_string())
+                        .weights(doc! { "name": 10, "description": 1 })
+                        .build(),
+                )
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "archived": 1, "created_at": -1, "_id": -1 })
+                .options(named("newest"))
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "archived": 1, "price_amount": 1, "_id": 1 })
+                .options(named("price"))
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "archived": 1, "name": 1, "_id": 1 })
+                .options(named("name"))
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "category_id": 1, "archived": 1, "created_at": -1, "_id": -1 })
+                .options(named("category_newest"))
+                .build(),
+        ];
+        self.products.create_indexes(product_indexes).await?;
+        Ok(())
+    }
+}
 
 fn internal(e: mongodb::error::Error) -> Error {
     Error::Internal(e.into())

@@ -20,6 +20,17 @@ use crate::domain::reservation::ReservationStatus;
 use crate::domain::{Attribute, Category, Product};
 use crate::stock::Reservation;
 
+/// The collection of products.
+pub(super) const PRODUCTS: &str = "products";
+/// The collection of categories.
+pub(super) const CATEGORIES: &str = "categories";
+/// The collection of applied event ids.
+pub(super) const INBOX: &str = "inbox";
+/// The collection of events waiting for the relay.
+pub(super) const OUTBOX: &str = "outbox";
+/// The collection of reservations, one per order.
+pub(super) const RESERVATIONS: &str = "reservations";
+
 /// MongoDB's duplicate key error code.
 pub(super) const DUPLICATE_KEY: i32 = 11000;
 

@@ -44,11 +44,10 @@ use uuid::Uuid;
 
 use super::documents::{
     available, bson_date, corrupt_ledger, is_duplicate_key, outbox_document, parse_price,
-    parse_reservation, reservation_document, server_code,
+    parse_reservation, reservation_document, server_code, INBOX, OUTBOX, PRODUCTS, RESERVATIONS,
 };
 use super::outbox::MongoOutbox;
 use super::session::{abort, begin, commit, driver, is_write_conflict, retrying_conflicts};
-use super::{MongoCatalogStore, INBOX, OUTBOX, PRODUCTS, RESERVATIONS};
 use crate::domain::reservation::ReservationStatus;
 use crate::stock::{
     expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, SERVICE,
@@ -58,10 +57,27 @@ use crate::store::{Applied, StockLedger};
 /// `NamespaceExists`: `create` of a collection that exists.
 const NAMESPACE_EXISTS: i32 = 48;
 
-/// Creates the ledger's collections (ignoring those that exist) and indexes;
-/// called at start-up with the catalogue's indexes. Idempotent, so replicas may
-/// start together.
-pub(super) async fn prepare(database: &Database) -> anyhow::Result<()> {
+/// The stock ledger in MongoDB.
+#[derive(Debug, Clone)]
+pub struct MongoLedger {
+    database: Database,
+}
+
+impl MongoLedger {
+    /// The ledger in `database`, creating its collections and indexes.
+    pub async fn open(database: Database) -> anyhow::Result<Self> {
+        prepare(&database).await?;
+        Ok(MongoLedger { database })
+    }
+
+    fn database(&self) -> &Database {
+        &self.database
+    }
+}
+
+/// Creates the ledger's collections (ignoring those that exist) and indexes.
+/// Idempotent, so replicas may start together.
+async fn prepare(database: &Database) -> anyhow::Result<()> {
     for name in [INBOX, OUTBOX, RESERVATIONS] {
         match database.create_collection(name).await {
             Ok(()) => {}
@@ -92,7 +108,7 @@ pub(super) async fn prepare(database: &Database) -> anyhow::Result<()> {
 }
 
 #[async_trait]
-impl StockLedger for MongoCatalogStore {
+impl StockLedger for MongoLedger {
     async fn apply_once(
         &self,
         event: &RawEnvelope,

@@ -15,8 +15,7 @@ use mongodb::{Collection, Database};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::documents::{bson_date, stored_envelope};
-use super::{INBOX, OUTBOX};
+use super::documents::{bson_date, stored_envelope, INBOX, OUTBOX};
 
 /// The relay's view of the `outbox` collection. Claims take a lease one
 /// document at a time (`find_one_and_update` is atomic per document), so

@@ -9,7 +9,6 @@ use products::domain::{
     now, Attribute, Category, Product, ProductChanges, ProductCursor, ProductFilter,
     ProductFilterDraft, ProductListing, ProductPatch, ProductSort, StockLevel,
 };
-use products::store::mongo::MongoCatalogStore;
 use products::store::postgres::PgCatalogStore;
 use products::store::{CatalogStore, StockChange};
 use testkit::fresh_database_url;
@@ -29,11 +28,10 @@ async fn postgres() -> Store {
 
 async fn mongodb() -> Option<Store> {
     let url = std::env::var("MONGODB_URL").ok()?;
-    Some(Arc::new(
-        MongoCatalogStore::connect(&url, &mongo_database())
-            .await
-            .expect("mongodb store"),
-    ))
+    let (catalog, _) = products::store::mongo::connect(&url, &mongo_database())
+        .await
+        .expect("mongodb store");
+    Some(Arc::new(catalog))
 }
 
 on_both_stores!(

@@ -15,7 +15,6 @@ use events::{Envelope, Event, EventMeta, RawEnvelope};
 use platform::{Currency, Money};
 use products::domain::now;
 use products::stock::Stock;
-use products::store::mongo::MongoCatalogStore;
 use products::store::postgres::PgCatalogStore;
 use products::store::{Applied, CatalogStore};
 use testkit::fresh_database_url;
@@ -40,14 +39,12 @@ async fn postgres() -> Stores {
 
 async fn mongodb() -> Option<Stores> {
     let url = std::env::var("MONGODB_URL").ok()?;
-    let store = Arc::new(
-        MongoCatalogStore::connect(&url, &super::mongo_database())
-            .await
-            .expect("mongodb store"),
-    );
+    let (catalog, ledger) = products::store::mongo::connect(&url, &super::mongo_database())
+        .await
+        .expect("mongodb store");
     Some(Stores {
-        catalog: store.clone(),
-        ledger: Stock::new(store),
+        catalog: Arc::new(catalog),
+        ledger: Stock::new(Arc::new(ledger)),
     })
 }
 
