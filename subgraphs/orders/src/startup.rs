@@ -40,7 +40,7 @@ pub async fn build_with_catalog(
     let mut service = common
         .builder()
         .graphql(
-            crate::graphql::build_schema(orders.clone(), common.profile),
+            crate::graphql::build_schema(orders.clone(), common.schema_settings()),
             verifier.clone(),
         )
         .routes(crate::rest::routes(orders.clone(), verifier.clone()))

@@ -34,7 +34,7 @@ pub async fn build_with_provider(
     let pool = common.postgres(&[&MIGRATOR, &events::MIGRATOR]).await?;
     let timeout = Duration::from_millis(config.provider_timeout_ms);
     let payments = Payments::new(PaymentStore::new(pool.clone()), provider, timeout);
-    let schema = crate::graphql::build_schema(payments.clone(), common.profile);
+    let schema = crate::graphql::build_schema(payments.clone(), common.schema_settings());
     let mut service = common
         .builder()
         .graphql(schema, verifier.clone())

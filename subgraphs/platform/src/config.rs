@@ -119,6 +119,14 @@ pub struct ServiceConfig {
     /// `SHOP_ENV`: development (default) or production.
     #[serde(default)]
     pub profile: Profile,
+    /// `*_GRAPHQL_MAX_DEPTH`: deepest operation the subgraph accepts (default:
+    /// the service's own limit, fitted to its schema).
+    #[serde(default)]
+    pub graphql_max_depth: Option<usize>,
+    /// `*_GRAPHQL_MAX_COMPLEXITY`: most complex operation the subgraph accepts
+    /// (default: the service's own limit).
+    #[serde(default)]
+    pub graphql_max_complexity: Option<usize>,
 }
 
 impl ServiceConfig {
@@ -137,6 +145,18 @@ impl ServiceConfig {
             events_prefix: String::new(),
             event_workers: true,
             profile: Profile::Development,
+            graphql_max_depth: None,
+            graphql_max_complexity: None,
+        }
+    }
+
+    /// What the subgraph's schema takes from the configuration: the profile
+    /// and any override of its limits.
+    pub fn schema_settings(&self) -> crate::graphql::SchemaSettings {
+        crate::graphql::SchemaSettings {
+            profile: self.profile,
+            max_depth: self.graphql_max_depth,
+            max_complexity: self.graphql_max_complexity,
         }
     }
 
@@ -223,6 +243,7 @@ mod tests {
         std::env::set_var("CFGTEST_AMQP_URL", "amqp://svc:hunter3@mq");
         std::env::set_var("CFGTEST_EVENT_WORKERS", "false");
         std::env::set_var("CFGTEST_RETRIES", "7");
+        std::env::set_var("CFGTEST_GRAPHQL_MAX_COMPLEXITY", "900");
         std::env::set_var("SHOP_ENV", "Production");
         let loaded = load::<Own>("CFGTEST", &ServiceConfig::local(4999, "x"));
         let (service, own) = loaded.unwrap_or_else(|e| panic!("{e}"));
@@ -232,6 +253,12 @@ mod tests {
         assert!(!service.event_workers);
         assert_eq!(service.profile, Profile::Production);
         assert_eq!(own.retries, 7);
+        let schema = service.schema_settings();
+        assert_eq!(
+            (schema.profile, schema.max_depth, schema.max_complexity),
+            (Profile::Production, None, Some(900)),
+            "the schema's limits are the service's own unless set"
+        );
         let printed = format!("{service:?}");
         assert!(
             !printed.contains("hunter2") && !printed.contains("hunter3"),

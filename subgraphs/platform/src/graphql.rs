@@ -10,16 +10,66 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, SchemaBuilder, ServerResult};
 use lru::LruCache;
 
-/// What every subgraph's schema gets: the [`ParseCache`]; and in production
-/// no introspection and no "did you mean" suggestions, both of which reveal the
+use crate::config::Profile;
+
+/// How deep and how complex an operation a subgraph accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest selection accepted.
+    pub depth: usize,
+    /// Highest complexity accepted (async-graphql's count, page sizes included
+    /// where a field declares them).
+    pub complexity: usize,
+}
+
+/// The settings of a subgraph's schema that come from its configuration: the
+/// profile, and limits that override the service's own (`None`: keep them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SchemaSettings {
+    /// Development or production.
+    pub profile: Profile,
+    /// Overrides the service's depth limit.
+    pub max_depth: Option<usize>,
+    /// Overrides the service's complexity limit.
+    pub max_complexity: Option<usize>,
+}
+
+impl From<Profile> for SchemaSettings {
+    fn from(profile: Profile) -> Self {
+        SchemaSettings {
+            profile,
+            ..SchemaSettings::default()
+        }
+    }
+}
+
+impl SchemaSettings {
+    /// The limits in force: the service's `own`, unless overridden.
+    pub fn limits(&self, own: Limits) -> Limits {
+        Limits {
+            depth: self.max_depth.unwrap_or(own.depth),
+            complexity: self.max_complexity.unwrap_or(own.complexity),
+        }
+    }
+}
+
+/// What every subgraph's schema gets: the [`ParseCache`]; the limits (the
+/// service's `own`, unless `settings` override them); and in production no
+/// introspection and no "did you mean" suggestions, both of which reveal the
 /// schema to anyone. (Composition reads the committed SDL files and
 /// `_service { sdl }`, which stays available.)
 pub fn configure<Q, M, S>(
     builder: SchemaBuilder<Q, M, S>,
-    production: bool,
+    settings: impl Into<SchemaSettings>,
+    own: Limits,
 ) -> SchemaBuilder<Q, M, S> {
-    let builder = builder.extension(ParseCache::default());
-    if production {
+    let settings = settings.into();
+    let limits = settings.limits(own);
+    let builder = builder
+        .extension(ParseCache::default())
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity);
+    if settings.profile.is_production() {
         builder.disable_introspection().disable_suggestions()
     } else {
         builder
@@ -111,10 +161,45 @@ mod tests {
         }
     }
 
+    const LIMITS: Limits = Limits {
+        depth: 10,
+        complexity: 100,
+    };
+
+    #[tokio::test]
+    async fn the_configuration_overrides_a_services_own_limits() {
+        let own = configure(
+            Schema::build(Query, EmptyMutation, EmptySubscription),
+            Profile::Development,
+            LIMITS,
+        )
+        .finish();
+        assert!(own.execute("{ ping }").await.errors.is_empty());
+        let tight = configure(
+            Schema::build(Query, EmptyMutation, EmptySubscription),
+            SchemaSettings {
+                max_complexity: Some(0),
+                ..SchemaSettings::default()
+            },
+            LIMITS,
+        )
+        .finish();
+        let refused = tight.execute("{ ping }").await;
+        assert!(
+            refused.errors[0].message.contains("too complex"),
+            "{:?}",
+            refused.errors
+        );
+    }
+
     #[tokio::test]
     async fn production_schemas_refuse_introspection_and_suggestions() {
-        let schema =
-            configure(Schema::build(Query, EmptyMutation, EmptySubscription), true).finish();
+        let schema = configure(
+            Schema::build(Query, EmptyMutation, EmptySubscription),
+            Profile::Production,
+            LIMITS,
+        )
+        .finish();
         let res = schema.execute("{ __schema { types { name } } }").await;
         let data = res.data.clone().into_json().unwrap_or_default();
         assert!(
@@ -129,7 +214,8 @@ mod tests {
         );
         let dev = configure(
             Schema::build(Query, EmptyMutation, EmptySubscription),
-            false,
+            Profile::Development,
+            LIMITS,
         )
         .finish();
         let res = dev.execute("{ __schema { types { name } } }").await;

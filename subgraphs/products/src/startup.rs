@@ -39,7 +39,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let delay = Duration::from_millis(config.loader_delay_ms);
     let mut service = service
         .graphql(
-            crate::graphql::build_schema(catalog.clone(), common.profile, delay),
+            crate::graphql::build_schema(catalog.clone(), common.schema_settings(), delay),
             verifier.clone(),
         )
         .routes(crate::rest::admin_routes(catalog.clone(), verifier))

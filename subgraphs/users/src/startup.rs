@@ -43,7 +43,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let mut service = common
         .builder()
         .graphql(
-            crate::graphql::build_schema(accounts.clone(), common.profile),
+            crate::graphql::build_schema(accounts.clone(), common.schema_settings()),
             verifier.clone(),
         )
         .routes(crate::rest::routes(accounts, verifier))

@@ -6,7 +6,7 @@ mod loaders;
 mod saga;
 mod types;
 
-use platform::config::Profile;
+use platform::graphql::{Limits, SchemaSettings};
 use std::time::Duration;
 
 use async_graphql::connection::{Connection, OpaqueCursor};
@@ -29,18 +29,29 @@ pub type OrdersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 /// How long loaders collect keys before one batched query.
 pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
+/// The operations this subgraph accepts, unless the configuration overrides them.
+pub const LIMITS: Limits = Limits {
+    depth: 15,
+    complexity: 5000,
+};
+
 /// Builds the schema over the use cases.
-pub fn build_schema(orders: Orders, profile: Profile) -> OrdersSchema {
-    build_schema_with(orders, profile, LOADER_DELAY)
+pub fn build_schema(orders: Orders, settings: impl Into<SchemaSettings>) -> OrdersSchema {
+    build_schema_with(orders, settings, LOADER_DELAY)
 }
 
 /// Builds the schema with loaders that wait `loader_delay` to collect keys (a
 /// test on a busy machine gives them longer, so a batch is never split).
-pub fn build_schema_with(orders: Orders, profile: Profile, loader_delay: Duration) -> OrdersSchema {
+pub fn build_schema_with(
+    orders: Orders,
+    settings: impl Into<SchemaSettings>,
+    loader_delay: Duration,
+) -> OrdersSchema {
     let store = orders.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, SubscriptionRoot),
-        profile.is_production(),
+        settings,
+        LIMITS,
     )
     .enable_federation()
     .enable_subscription_in_federation()
@@ -48,8 +59,6 @@ pub fn build_schema_with(orders: Orders, profile: Profile, loader_delay: Duratio
     .data(DataLoader::new(ItemsByOrder(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(HistoryByOrder(store), tokio::spawn).delay(loader_delay))
     .data(orders)
-    .limit_depth(15)
-    .limit_complexity(5000)
     .finish()
 }
 

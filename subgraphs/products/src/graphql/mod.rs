@@ -8,7 +8,7 @@ mod mutation;
 mod query;
 mod types;
 
-use platform::config::Profile;
+use platform::graphql::{Limits, SchemaSettings};
 use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
@@ -24,10 +24,11 @@ use loaders::{CategoryLoader, CategoryProductsLoader, ProductLoader};
 /// The executable products schema.
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Deepest query accepted.
-const MAX_DEPTH: usize = 12;
-/// Most complex query accepted.
-const MAX_COMPLEXITY: usize = 5000;
+/// The operations this subgraph accepts, unless the configuration overrides them.
+pub const LIMITS: Limits = Limits {
+    depth: 12,
+    complexity: 5000,
+};
 /// How long a DataLoader waits for more keys before querying, unless configured:
 /// long enough for a hundred `_entities` representations (polled 32 at a time)
 /// to join one batch, short enough not to be felt.
@@ -35,15 +36,18 @@ pub const DEFAULT_LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the federated schema over the catalogue's use cases; its DataLoaders
 /// collect keys for `loader_delay` before querying (see [`DEFAULT_LOADER_DELAY`]).
-pub fn build_schema(catalog: Catalog, profile: Profile, loader_delay: Duration) -> ProductsSchema {
+pub fn build_schema(
+    catalog: Catalog,
+    settings: impl Into<SchemaSettings>,
+    loader_delay: Duration,
+) -> ProductsSchema {
     let store = catalog.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
-        profile.is_production(),
+        settings,
+        LIMITS,
     )
     .enable_federation()
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
     .data(DataLoader::new(ProductLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(CategoryLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(CategoryProductsLoader::new(store), tokio::spawn).delay(loader_delay))

@@ -1,7 +1,7 @@
 //! The users subgraph: `User @key(id)`, `me`, the admin listing, and the
 //! account mutations. Users and their addresses load through DataLoaders.
 
-use platform::config::Profile;
+use platform::graphql::{Limits, SchemaSettings};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -26,29 +26,34 @@ pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
 /// How long loaders collect keys before one batched query.
 pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
+/// The operations this subgraph accepts, unless the configuration overrides them.
+pub const LIMITS: Limits = Limits {
+    depth: 12,
+    complexity: 2000,
+};
+
 /// Builds the schema over the use cases.
-pub fn build_schema(accounts: Accounts, profile: Profile) -> UsersSchema {
-    build_schema_with(accounts, profile, LOADER_DELAY)
+pub fn build_schema(accounts: Accounts, settings: impl Into<SchemaSettings>) -> UsersSchema {
+    build_schema_with(accounts, settings, LOADER_DELAY)
 }
 
 /// Builds the schema with loaders that wait `loader_delay` to collect keys.
 pub fn build_schema_with(
     accounts: Accounts,
-    profile: Profile,
+    settings: impl Into<SchemaSettings>,
     loader_delay: Duration,
 ) -> UsersSchema {
     let store = accounts.store().clone();
     platform::graphql::configure(
         Schema::build(Query, Mutation, EmptySubscription),
-        profile.is_production(),
+        settings,
+        LIMITS,
     )
     .enable_federation()
     .data(DataLoader::new(UsersById(store.clone()), tokio::spawn).delay(loader_delay))
     .data(DataLoader::new(AddressesByUser(store), tokio::spawn).delay(loader_delay))
     .data(accounts)
     .extension(OneSignInPerRequest)
-    .limit_depth(12)
-    .limit_complexity(2000)
     .finish()
 }
 
