@@ -4,6 +4,11 @@
 use platform::config::ServiceConfig;
 use serde::Deserialize;
 
+/// The service's name: in event envelopes, the inbox, queues, logs and metrics.
+pub const NAME: &str = "orders";
+/// The prefix of its environment variables (`ORDERS_PORT`, ...).
+pub const ENV_PREFIX: &str = "ORDERS";
+
 /// The orders service's settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -33,14 +38,14 @@ pub struct Config {
 impl Config {
     /// Reads `ORDERS_*` (and `SHOP_ENV`).
     pub fn load() -> anyhow::Result<Config> {
-        let (service, config) = platform::config::load("ORDERS", &local())?;
+        let (service, config) = platform::config::load(ENV_PREFIX, &local())?;
         Ok(Config { service, ..config })
     }
 }
 
 /// On this machine: port 4003, database `orders`.
 fn local() -> ServiceConfig {
-    ServiceConfig::local(4003, "orders")
+    ServiceConfig::local(4003, NAME)
 }
 fn default_products_url() -> String {
     "http://127.0.0.1:4002".into()

@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init("orders");
+    let _telemetry = platform::telemetry::init(orders::config::NAME);
     let config = Config::load()?;
     orders::startup::build(config)
         .await?

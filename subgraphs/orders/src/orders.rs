@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::catalog::{Catalog, QuotedLine};
+use crate::config::NAME;
 use crate::domain::checkout::{merge_lines, MAX_LINES};
 use crate::domain::{
     decide, parse_id, CartLine, CartQuantity, Decision, Effect, IdempotencyKey, Order, OrderItem,
@@ -26,9 +27,6 @@ use crate::domain::{
 use crate::error::{OrderError, OrderResult};
 use crate::live::StatusFeed;
 use crate::store::{self, NewOrder, OrderStore};
-
-/// The service name in event envelopes and the inbox.
-pub const SERVICE: &str = "orders";
 
 /// How many unpaid orders a customer may have open at once, by default.
 pub const DEFAULT_MAX_OPEN_ORDERS: u32 = 5;
@@ -323,7 +321,7 @@ impl Orders {
             request_hash: hash.clone(),
             items,
         };
-        let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
+        let mut tx = UnitOfWork::begin(self.store.pool(), NAME).await?;
         // One checkout of a customer at a time, so the cap below holds.
         store::lock_user(&mut tx, viewer.user_id).await?;
         let open = store::count_open_unpaid(&mut tx, viewer.user_id).await?;
@@ -518,7 +516,7 @@ impl Orders {
         ctx: ChangeContext,
         cause: Option<&RawEnvelope>,
     ) -> OrderResult<Option<Order>> {
-        let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await? else {
+        let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), NAME, cause).await? else {
             return Ok(None);
         };
         let Some(order) = store::lock_order(&mut tx, order_id).await? else {

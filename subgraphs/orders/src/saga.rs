@@ -15,14 +15,14 @@ use crate::error::OrderError;
 use crate::orders::{ChangeContext, Orders};
 
 /// Applies the events orders consumes.
-pub struct OrderSagaHandler {
+pub struct SagaHandler {
     orders: Orders,
 }
 
-impl OrderSagaHandler {
+impl SagaHandler {
     /// A handler over the use cases.
     pub fn new(orders: Orders) -> Self {
-        OrderSagaHandler { orders }
+        SagaHandler { orders }
     }
 
     async fn reserved(
@@ -63,7 +63,7 @@ fn because(reason: impl Into<String>) -> ChangeContext {
 }
 
 #[async_trait]
-impl Handler for OrderSagaHandler {
+impl Handler for SagaHandler {
     fn handles(&self) -> &'static [&'static str] {
         &[
             StockReserved::TYPE,
@@ -103,12 +103,8 @@ impl Handler for OrderSagaHandler {
                     // Our own cancellation coming back: nothing more to do.
                     ReleaseReason::Cancelled => {
                         let pool = self.orders.store().pool();
-                        events::consumer::record_without_effect(
-                            pool,
-                            crate::orders::SERVICE,
-                            event,
-                        )
-                        .await?;
+                        events::consumer::record_without_effect(pool, crate::config::NAME, event)
+                            .await?;
                         return Ok(());
                     }
                 }

@@ -13,7 +13,7 @@ use crate::catalog::{Catalog, ProductsClient};
 use crate::config::Config;
 use crate::inspector::SagaInspector;
 use crate::orders::Orders;
-use crate::saga::OrderSagaHandler;
+use crate::saga::SagaHandler;
 use crate::store::{OrderStore, MIGRATOR};
 
 /// Connects (creating and migrating the database), builds and binds.
@@ -31,7 +31,7 @@ pub async fn build_with_catalog(
     let common = &config.service;
     let verifier = common.verifier()?;
     let pool = common.postgres(&[&MIGRATOR, &events::MIGRATOR]).await?;
-    let events = EventWorkers::for_service(common, "orders");
+    let events = EventWorkers::for_service(common, crate::config::NAME);
     let trail = events.inspector(pool.clone());
     let orders = Orders::new(OrderStore::new(pool.clone()), catalog)
         .with_max_open_orders(config.max_open_orders)
@@ -50,7 +50,7 @@ pub async fn build_with_catalog(
         .worker("order-status-listener", move |ctx| {
             feed.clone().listen(listen_pool.clone(), ctx)
         });
-    let handler = Arc::new(OrderSagaHandler::new(orders));
+    let handler = Arc::new(SagaHandler::new(orders));
     events.start(&mut service, Arc::new(PgOutbox::new(pool)), Some(handler))?;
     service.bind().await
 }

@@ -4,6 +4,11 @@
 use platform::config::ServiceConfig;
 use serde::Deserialize;
 
+/// The service's name: in event envelopes, the inbox, queues, logs and metrics.
+pub const NAME: &str = "payments";
+/// The prefix of its environment variables (`PAYMENTS_PORT`, ...).
+pub const ENV_PREFIX: &str = "PAYMENTS";
+
 /// The payments service's settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -30,14 +35,14 @@ pub struct Config {
 impl Config {
     /// Reads `PAYMENTS_*` (and `SHOP_ENV`).
     pub fn load() -> anyhow::Result<Config> {
-        let (service, config) = platform::config::load("PAYMENTS", &local())?;
+        let (service, config) = platform::config::load(ENV_PREFIX, &local())?;
         Ok(Config { service, ..config })
     }
 }
 
 /// On this machine: port 4004, database `payments`.
 fn local() -> ServiceConfig {
-    ServiceConfig::local(4004, "payments")
+    ServiceConfig::local(4004, NAME)
 }
 
 fn default_provider_timeout_ms() -> u64 {

@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init("payments");
+    let _telemetry = platform::telemetry::init(payments::config::NAME);
     let config = Config::load()?;
     payments::startup::build(config)
         .await?

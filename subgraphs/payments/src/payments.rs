@@ -15,13 +15,11 @@ use platform::{Error, Money, Result};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::config::NAME;
 use crate::domain::{parse_reason, plan_refund, Payment, PaymentStatus, Refund};
 use crate::error::PaymentError;
 use crate::provider::{CardProvider, ChargeOutcome, RefundOutcome};
 use crate::store::{self, PaymentStore, Settlement};
-
-/// The service name in event envelopes and the inbox.
-pub const SERVICE: &str = "payments";
 
 /// A request to charge an order.
 #[derive(Debug, Clone)]
@@ -185,7 +183,7 @@ impl Payments {
         settlement: Option<Settlement>,
         cause: Option<&RawEnvelope>,
     ) -> Result<Payment> {
-        let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), SERVICE, cause).await? else {
+        let Some(mut tx) = UnitOfWork::caused_by(self.store.pool(), NAME, cause).await? else {
             return self.payment(payment.id).await;
         };
         let result = match settlement {
@@ -233,7 +231,7 @@ impl Payments {
         }
         let payment_id = parse_id(payment_id)?;
         let reason = parse_reason(reason)?;
-        let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
+        let mut tx = UnitOfWork::begin(self.store.pool(), NAME).await?;
         let payment = store::lock_payment(&mut tx, payment_id)
             .await?
             .ok_or(PaymentError::PaymentNotFound(payment_id))?;
@@ -254,7 +252,7 @@ impl Payments {
         reason: &str,
         cause: &RawEnvelope,
     ) -> Result<()> {
-        let Some(mut tx) = UnitOfWork::applying(self.store.pool(), SERVICE, cause).await? else {
+        let Some(mut tx) = UnitOfWork::applying(self.store.pool(), NAME, cause).await? else {
             return Ok(());
         };
         store::mark_order_cancelled(&mut tx, order_id).await?;

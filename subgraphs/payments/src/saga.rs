@@ -9,19 +9,19 @@ use events::{Event, RawEnvelope};
 use crate::payments::{ChargeRequest, Payments};
 
 /// Applies the events payments consumes.
-pub struct PaymentHandler {
+pub struct SagaHandler {
     payments: Payments,
 }
 
-impl PaymentHandler {
+impl SagaHandler {
     /// A handler over the use cases.
     pub fn new(payments: Payments) -> Self {
-        PaymentHandler { payments }
+        SagaHandler { payments }
     }
 }
 
 #[async_trait]
-impl Handler for PaymentHandler {
+impl Handler for SagaHandler {
     fn handles(&self) -> &'static [&'static str] {
         &[PaymentRequested::TYPE, OrderCancelled::TYPE]
     }

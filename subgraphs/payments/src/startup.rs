@@ -13,7 +13,7 @@ use platform::service::Service;
 use crate::config::Config;
 use crate::payments::Payments;
 use crate::provider::{CardProvider, SimulatedProvider};
-use crate::saga::PaymentHandler;
+use crate::saga::SagaHandler;
 use crate::store::{PaymentStore, MIGRATOR};
 
 /// Connects (creating and migrating the database), builds and binds.
@@ -29,7 +29,7 @@ pub async fn build_with_provider(
     let common = &config.service;
     let (verifier, events) = (
         common.verifier()?,
-        EventWorkers::for_service(common, "payments"),
+        EventWorkers::for_service(common, crate::config::NAME),
     );
     let pool = common.postgres(&[&MIGRATOR, &events::MIGRATOR]).await?;
     let timeout = Duration::from_millis(config.provider_timeout_ms);
@@ -41,7 +41,7 @@ pub async fn build_with_provider(
         .routes(crate::rest::routes(payments.clone(), verifier.clone()))
         .routes(events.trail_routes(pool.clone(), verifier))
         .postgres(&pool);
-    let handler = Arc::new(PaymentHandler::new(payments.clone()));
+    let handler = Arc::new(SagaHandler::new(payments.clone()));
     events.start(&mut service, Arc::new(PgOutbox::new(pool)), Some(handler))?;
     if events.enabled && config.reconcile_every_ms > 0 {
         let after = Duration::from_millis(config.in_doubt_after_ms);

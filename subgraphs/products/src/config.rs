@@ -4,6 +4,11 @@
 use platform::config::ServiceConfig;
 use serde::Deserialize;
 
+/// The service's name: in event envelopes, the inbox, queues, logs and metrics.
+pub const NAME: &str = "products";
+/// The prefix of its environment variables (`PRODUCTS_PORT`, ...).
+pub const ENV_PREFIX: &str = "PRODUCTS";
+
 /// The products service's settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -35,14 +40,14 @@ pub struct Config {
 impl Config {
     /// Reads `PRODUCTS_*` (and `SHOP_ENV`).
     pub fn load() -> anyhow::Result<Config> {
-        let (service, config) = platform::config::load("PRODUCTS", &local())?;
+        let (service, config) = platform::config::load(ENV_PREFIX, &local())?;
         Ok(Config { service, ..config })
     }
 }
 
 /// On this machine: port 4002, database `products`.
 fn local() -> ServiceConfig {
-    ServiceConfig::local(4002, "products")
+    ServiceConfig::local(4002, NAME)
 }
 
 fn default_reservation_ttl_secs() -> u64 {
@@ -58,7 +63,7 @@ fn default_mongodb_database() -> String {
 }
 
 fn default_loader_delay_ms() -> u64 {
-    crate::graphql::DEFAULT_LOADER_DELAY.as_millis() as u64
+    crate::graphql::LOADER_DELAY.as_millis() as u64
 }
 
 impl Default for Config {

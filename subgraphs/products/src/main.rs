@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init("products");
+    let _telemetry = platform::telemetry::init(products::config::NAME);
     let config = Config::load()?;
     products::startup::build(config)
         .await?

@@ -13,21 +13,21 @@ use events::{Event, RawEnvelope};
 use crate::stock::Stock;
 
 /// Applies `order.placed`, `order.paid` and `order.cancelled`.
-pub struct StockHandler {
+pub struct SagaHandler {
     stock: Stock,
     ttl: chrono::Duration,
 }
 
-impl StockHandler {
+impl SagaHandler {
     /// A handler holding reservations for `ttl`.
     pub fn new(stock: Stock, ttl: Duration) -> Self {
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
-        StockHandler { stock, ttl }
+        SagaHandler { stock, ttl }
     }
 }
 
 #[async_trait]
-impl Handler for StockHandler {
+impl Handler for SagaHandler {
     fn handles(&self) -> &'static [&'static str] {
         &[OrderPlaced::TYPE, OrderPaid::TYPE, OrderCancelled::TYPE]
     }

@@ -11,7 +11,7 @@ use platform::service::Service;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::saga::{release_expired_reservations, StockHandler};
+use crate::saga::{release_expired_reservations, SagaHandler};
 use crate::stock::Stock;
 
 /// Connects the store (creating and migrating a PostgreSQL database, or the
@@ -19,7 +19,7 @@ use crate::stock::Stock;
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let common = &config.service;
     let verifier = common.verifier()?;
-    let events = EventWorkers::for_service(common, "products");
+    let events = EventWorkers::for_service(common, crate::config::NAME);
     let (store, ledger, pool) = crate::store::connect(&config).await?;
     let service = match &pool {
         // The saga inspector reads the PostgreSQL outbox (on MongoDB, orders
@@ -46,7 +46,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .routes(crate::rest::routes(catalog));
     let stock = Stock::new(ledger);
     let ttl = Duration::from_secs(config.reservation_ttl_secs);
-    let handler = StockHandler::new(stock.clone(), ttl);
+    let handler = SagaHandler::new(stock.clone(), ttl);
     events.start(&mut service, stock.outbox(), Some(Arc::new(handler)))?;
     if events.enabled {
         let every = Duration::from_millis(config.reservation_sweep_ms);

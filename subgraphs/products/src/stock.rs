@@ -33,9 +33,6 @@ use crate::domain::reservation::{
 };
 use crate::store::{Applied, StockLedger};
 
-/// The service name in event envelopes and the inbox.
-pub const SERVICE: &str = "products";
-
 /// Which pass over an event this is (see the module's documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {

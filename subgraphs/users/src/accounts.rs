@@ -12,6 +12,7 @@ use platform::pagination::PageRequest;
 use platform::{Error, Result};
 use uuid::Uuid;
 
+use crate::config::NAME;
 use crate::credentials::{
     dummy_hash, hash_password, new_refresh_token, refresh_token_hash, verify_password,
 };
@@ -19,9 +20,6 @@ use crate::domain::throttle::{Policy, Scope};
 use crate::domain::{Address, AddressDraft, Email, Name, Password, User};
 use crate::error::AccountError;
 use crate::store::{self, UserStore};
-
-/// The service name in event envelopes.
-pub const SERVICE: &str = "users";
 
 /// What signing in yields.
 #[derive(Debug, Clone)]
@@ -154,7 +152,7 @@ impl Accounts {
             return Err(AccountError::TooManySignUps.into());
         }
         let hash = hash_password(password.expose().to_string()).await?;
-        let mut tx = UnitOfWork::begin(self.store.pool(), SERVICE).await?;
+        let mut tx = UnitOfWork::begin(self.store.pool(), NAME).await?;
         let user = store::insert_user(
             &mut tx,
             Uuid::now_v7(),

@@ -9,6 +9,11 @@ use platform::auth::TokenSigner;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+/// The service's name: in event envelopes, the inbox, queues, logs and metrics.
+pub const NAME: &str = "users";
+/// The prefix of its environment variables (`USERS_PORT`, ...).
+pub const ENV_PREFIX: &str = "USERS";
+
 /// The users service's settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -56,7 +61,7 @@ pub struct Config {
 impl Config {
     /// Reads `USERS_*` (and `SHOP_ENV`).
     pub fn load() -> anyhow::Result<Config> {
-        let (service, config) = platform::config::load("USERS", &local())?;
+        let (service, config) = platform::config::load(ENV_PREFIX, &local())?;
         Ok(Config { service, ..config })
     }
 
@@ -94,7 +99,7 @@ fn split_pems(text: &str) -> Vec<String> {
 
 /// On this machine: port 4001, database `users`.
 fn local() -> ServiceConfig {
-    ServiceConfig::local(4001, "users")
+    ServiceConfig::local(4001, NAME)
 }
 
 fn default_private_key_path() -> String {

@@ -9,7 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init("users");
+    let _telemetry = platform::telemetry::init(users::config::NAME);
     let config = Config::load()?;
     users::startup::build(config)
         .await?

@@ -52,7 +52,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .every("throttle-pruner", PRUNE_EVERY, move || {
             crate::store::prune_old_attempts(prune_pool.clone())
         });
-    let events = EventWorkers::for_service(common, "users");
+    let events = EventWorkers::for_service(common, crate::config::NAME);
     events.start(&mut service, Arc::new(PgOutbox::new(pool)), None)?;
     service.bind().await
 }

@@ -32,10 +32,10 @@ pub const LIMITS: Limits = Limits {
 /// How long a DataLoader waits for more keys before querying, unless configured:
 /// long enough for a hundred `_entities` representations (polled 32 at a time)
 /// to join one batch, short enough not to be felt.
-pub const DEFAULT_LOADER_DELAY: Duration = Duration::from_millis(2);
+pub const LOADER_DELAY: Duration = Duration::from_millis(2);
 
 /// Builds the federated schema over the catalogue's use cases; its DataLoaders
-/// collect keys for `loader_delay` before querying (see [`DEFAULT_LOADER_DELAY`]).
+/// collect keys for `loader_delay` before querying (see [`LOADER_DELAY`]).
 pub fn build_schema(
     catalog: Catalog,
     settings: impl Into<SchemaSettings>,

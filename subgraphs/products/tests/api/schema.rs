@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use platform::{Error, Result};
 use products::catalog::Catalog;
 use products::domain::{Category, Product, ProductChanges, ProductListing};
-use products::graphql::{build_schema, sdl, DEFAULT_LOADER_DELAY};
+use products::graphql::{build_schema, sdl, LOADER_DELAY};
 use products::store::{CatalogStore, SeedOutcome, StockChange};
 use uuid::Uuid;
 
@@ -70,7 +70,7 @@ fn the_schema_matches_the_committed_sdl() {
     let schema = build_schema(
         Catalog::new(Arc::new(Unused)),
         platform::config::Profile::Development,
-        DEFAULT_LOADER_DELAY,
+        LOADER_DELAY,
     );
     let sdl = sdl(&schema);
     assert!(sdl.contains(r#"type Product @key(fields: "id")"#), "{sdl}");

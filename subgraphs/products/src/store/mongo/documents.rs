@@ -304,7 +304,8 @@ mod tests {
     use events::{Envelope, EventMeta};
 
     use super::*;
-    use crate::stock::{millis, SERVICE};
+    use crate::config::NAME;
+    use crate::stock::millis;
 
     #[test]
     fn products_and_categories_round_trip_through_their_documents() {
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn outbox_documents_keep_the_envelope_unchanged() {
         let env = Envelope::new(
-            SERVICE,
+            NAME,
             StockReserved {
                 order_id: Uuid::now_v7(),
                 lines: vec![ReservedLine {

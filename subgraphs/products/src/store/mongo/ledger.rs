@@ -48,10 +48,9 @@ use super::documents::{
 };
 use super::outbox::MongoOutbox;
 use super::session::{abort, begin, commit, driver, is_write_conflict, retrying_conflicts};
+use crate::config::NAME;
 use crate::domain::reservation::ReservationStatus;
-use crate::stock::{
-    expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, SERVICE,
-};
+use crate::stock::{expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule};
 use crate::store::{Applied, StockLedger};
 
 /// `NamespaceExists`: `create` of a collection that exists.
@@ -283,7 +282,7 @@ impl MongoTx<'_> {
             .c
             .inbox
             .insert_one(doc! {
-                "_id": { "consumer": SERVICE, "event_id": event.id.to_string() },
+                "_id": { "consumer": NAME, "event_id": event.id.to_string() },
                 "event_type": event.kind.as_str(),
                 "processed_at": bson_date(self.now),
             })
@@ -475,7 +474,7 @@ impl LedgerTx for MongoTx<'_> {
     }
 
     async fn publish(&mut self, event: Outgoing) -> Result<(), HandlerError> {
-        let envelope = event.into_envelope(SERVICE, self.cause.clone())?;
+        let envelope = event.into_envelope(NAME, self.cause.clone())?;
         let document = outbox_document(&envelope, self.now)
             .map_err(|e| HandlerError::Permanent(e.context("event cannot be stored")))?;
         self.c

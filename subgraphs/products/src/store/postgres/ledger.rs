@@ -23,10 +23,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::PgCatalogStore;
+use crate::config::NAME;
 use crate::domain::reservation::ReservationStatus;
-use crate::stock::{
-    expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, SERVICE,
-};
+use crate::stock::{expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule};
 use crate::store::{Applied, StockLedger};
 
 #[async_trait]
@@ -36,7 +35,7 @@ impl StockLedger for PgCatalogStore {
         event: &RawEnvelope,
         rule: &dyn StockRule,
     ) -> Result<Applied, HandlerError> {
-        let Some(mut uow) = UnitOfWork::applying(self.pool(), SERVICE, event).await? else {
+        let Some(mut uow) = UnitOfWork::applying(self.pool(), NAME, event).await? else {
             return Ok(Applied::Duplicate);
         };
         let mut tx = PgTx::new(&mut uow);
@@ -61,7 +60,7 @@ impl StockLedger for PgCatalogStore {
     }
 
     async fn expire_due(&self, limit: i64) -> Result<usize, HandlerError> {
-        let mut uow = UnitOfWork::begin(self.pool(), SERVICE).await?;
+        let mut uow = UnitOfWork::begin(self.pool(), NAME).await?;
         let due: Vec<Uuid> = sqlx::query_scalar(
             "SELECT order_id FROM reservations
              WHERE status = 'HELD' AND expires_at <= now()
