@@ -22,14 +22,7 @@ use async_trait::async_trait;
 use platform::Money;
 use uuid::Uuid;
 
-/// The card a charge was made on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardDetails {
-    /// `VISA`, `MASTERCARD`, `AMEX`.
-    pub brand: String,
-    /// The last four digits.
-    pub last4: String,
-}
+pub use crate::domain::CardDetails;
 
 /// The provider's answer to a charge.
 #[derive(Debug, Clone, PartialEq, Eq)]

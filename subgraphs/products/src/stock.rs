@@ -19,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use events::catalogue::{
-    OrderCancelled, OrderLine, OrderPaid, OrderPlaced, RejectedLine, ReleaseReason, ReservedLine,
+    OrderCancelled, OrderPaid, OrderPlaced, RejectedLine, ReleaseReason, ReservedLine,
     StockRejected, StockReleased, StockReserved,
 };
 use events::consumer::HandlerError;
@@ -29,7 +29,7 @@ use platform::Money;
 use uuid::Uuid;
 
 use crate::domain::reservation::{
-    merge_lines, on_cancel, on_paid, CancelAction, PayAction, ReservationStatus,
+    merge_lines, on_cancel, on_paid, CancelAction, Line, PayAction, ReservationStatus,
 };
 use crate::store::{Applied, StockLedger};
 
@@ -123,7 +123,7 @@ pub trait LedgerTx: Send {
 
     /// Reserves `line` if its product is on sale with enough available, and
     /// returns the product's price; `None` when it falls short.
-    async fn reserve_line(&mut self, line: &OrderLine) -> Result<Option<Money>, HandlerError>;
+    async fn reserve_line(&mut self, line: &Line) -> Result<Option<Money>, HandlerError>;
 
     /// Sells held units: they leave both the stock on hand and the reserved. A
     /// product not holding them is a broken invariant (permanent).
@@ -228,8 +228,18 @@ impl StockRule for Reserve<'_> {
             // Cancelled before it was placed here, or placed twice: nothing to hold.
             return Ok(Step::Commit);
         }
-        let lines = merge_lines(&self.event.payload.items)
-            .map_err(|why| HandlerError::Permanent(anyhow::anyhow!(why)))?;
+        let items: Vec<Line> = self
+            .event
+            .payload
+            .items
+            .iter()
+            .map(|l| Line {
+                product_id: l.product_id,
+                quantity: l.quantity,
+            })
+            .collect();
+        let lines =
+            merge_lines(&items).map_err(|why| HandlerError::Permanent(anyhow::anyhow!(why)))?;
         if pass == Pass::Refuse {
             let rejected = rejected_lines(tx, &lines).await?;
             tx.publish(Outgoing::Rejected(StockRejected {
@@ -312,9 +322,9 @@ impl StockRule for Sell<'_> {
                     .await?;
             }
             (PayAction::SellAvailable, Pass::Refuse) => {
-                let wanted: Vec<OrderLine> = lines
+                let wanted: Vec<Line> = lines
                     .iter()
-                    .map(|l| OrderLine {
+                    .map(|l| Line {
                         product_id: l.product_id,
                         quantity: l.quantity,
                     })
@@ -411,7 +421,7 @@ pub async fn expire(tx: &mut dyn LedgerTx, order_id: Uuid) -> Result<bool, Handl
 /// or archived product).
 async fn rejected_lines(
     tx: &mut dyn LedgerTx,
-    lines: &[OrderLine],
+    lines: &[Line],
 ) -> Result<Vec<RejectedLine>, HandlerError> {
     let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
     let available = tx.available(&ids).await?;
@@ -458,6 +468,7 @@ mod tests {
     //! contract suite checks that their primitives match these).
     use std::collections::HashMap;
 
+    use events::catalogue::OrderLine;
     use events::Event;
     use platform::Currency;
 
@@ -527,7 +538,7 @@ mod tests {
             }
         }
 
-        async fn reserve_line(&mut self, line: &OrderLine) -> Result<Option<Money>, HandlerError> {
+        async fn reserve_line(&mut self, line: &Line) -> Result<Option<Money>, HandlerError> {
             match self.products.get_mut(&line.product_id) {
                 Some((on_hand, reserved, false)) if *on_hand - *reserved >= line.quantity => {
                     *reserved += line.quantity;

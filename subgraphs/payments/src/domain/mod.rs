@@ -108,6 +108,15 @@ pub fn parse_reason(reason: &str) -> Result<String, Error> {
     Ok(reason.to_string())
 }
 
+/// The card a charge was made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardDetails {
+    /// `VISA`, `MASTERCARD`, `AMEX`.
+    pub brand: String,
+    /// The last four digits.
+    pub last4: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +182,7 @@ pub struct Payment {
     /// Where it is.
     pub status: PaymentStatus,
     /// The card charged, once the provider answered.
-    pub card: Option<crate::provider::CardDetails>,
+    pub card: Option<CardDetails>,
     /// Why it failed.
     pub failure_reason: Option<String>,
     /// Minor units refunded so far.

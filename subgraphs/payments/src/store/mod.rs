@@ -5,8 +5,7 @@ use platform::{Currency, Error, Money, Result};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{Payment, PaymentStatus, Refund};
-use crate::provider::CardDetails;
+use crate::domain::{CardDetails, Payment, PaymentStatus, Refund};
 
 /// The migrations of the payments database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use events::catalogue::{OrderLine, ReservedLine};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -114,10 +113,19 @@ pub fn on_paid(status: Option<ReservationStatus>, has_lines: bool) -> PayAction 
     }
 }
 
+/// Units of one product in an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    /// The product.
+    pub product_id: Uuid,
+    /// How many units.
+    pub quantity: i64,
+}
+
 /// An order's lines merged per product (a product ordered twice is one line)
 /// and sorted by product id, the order in which rows are locked, so two
 /// reservations can never deadlock. Quantities below 1 are invalid.
-pub fn merge_lines(items: &[OrderLine]) -> Result<Vec<OrderLine>, String> {
+pub fn merge_lines(items: &[Line]) -> Result<Vec<Line>, String> {
     let mut merged: BTreeMap<Uuid, i64> = BTreeMap::new();
     for item in items {
         if item.quantity < 1 {
@@ -134,15 +142,12 @@ pub fn merge_lines(items: &[OrderLine]) -> Result<Vec<OrderLine>, String> {
     }
     Ok(merged
         .into_iter()
-        .map(|(product_id, quantity)| OrderLine {
+        .map(|(product_id, quantity)| Line {
             product_id,
             quantity,
         })
         .collect())
 }
-
-/// Reserved lines as stored with a reservation.
-pub type StoredLines = Vec<ReservedLine>;
 
 #[cfg(test)]
 mod tests {
@@ -152,15 +157,15 @@ mod tests {
     fn lines_of_the_same_product_are_merged_and_sorted() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let merged = merge_lines(&[
-            OrderLine {
+            Line {
                 product_id: b,
                 quantity: 1,
             },
-            OrderLine {
+            Line {
                 product_id: a,
                 quantity: 2,
             },
-            OrderLine {
+            Line {
                 product_id: b,
                 quantity: 3,
             },
@@ -169,11 +174,11 @@ mod tests {
         assert_eq!(
             merged,
             vec![
-                OrderLine {
+                Line {
                     product_id: a,
                     quantity: 2
                 },
-                OrderLine {
+                Line {
                     product_id: b,
                     quantity: 4
                 }
@@ -184,7 +189,7 @@ mod tests {
     #[test]
     fn empty_orders_and_non_positive_quantities_are_refused() {
         assert!(merge_lines(&[]).is_err());
-        assert!(merge_lines(&[OrderLine {
+        assert!(merge_lines(&[Line {
             product_id: Uuid::now_v7(),
             quantity: 0
         }])

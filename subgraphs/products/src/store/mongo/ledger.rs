@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use events::catalogue::{OrderLine, ReservedLine};
+use events::catalogue::ReservedLine;
 use events::consumer::HandlerError;
 use events::outbox::OutboxStore;
 use events::{EventMeta, RawEnvelope};
@@ -49,7 +49,7 @@ use super::documents::{
 use super::outbox::MongoOutbox;
 use super::session::{abort, begin, commit, driver, is_write_conflict, retrying_conflicts};
 use crate::config::NAME;
-use crate::domain::reservation::ReservationStatus;
+use crate::domain::reservation::{Line, ReservationStatus};
 use crate::stock::{expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule};
 use crate::store::{Applied, StockLedger};
 
@@ -384,7 +384,7 @@ impl LedgerTx for MongoTx<'_> {
         }
     }
 
-    async fn reserve_line(&mut self, line: &OrderLine) -> Result<Option<Money>, HandlerError> {
+    async fn reserve_line(&mut self, line: &Line) -> Result<Option<Money>, HandlerError> {
         let Ok(quantity) = i32::try_from(line.quantity) else {
             // More than any stock level can hold.
             return Ok(None);

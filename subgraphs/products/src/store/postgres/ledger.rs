@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use events::catalogue::{OrderLine, ReservedLine};
+use events::catalogue::ReservedLine;
 use events::consumer::HandlerError;
 use events::outbox::{OutboxStore, PgOutbox};
 use events::{RawEnvelope, UnitOfWork};
@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::PgCatalogStore;
 use crate::config::NAME;
-use crate::domain::reservation::ReservationStatus;
+use crate::domain::reservation::{Line, ReservationStatus};
 use crate::stock::{expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule};
 use crate::store::{Applied, StockLedger};
 
@@ -183,7 +183,7 @@ impl LedgerTx for PgTx<'_> {
         }
     }
 
-    async fn reserve_line(&mut self, line: &OrderLine) -> Result<Option<Money>, HandlerError> {
+    async fn reserve_line(&mut self, line: &Line) -> Result<Option<Money>, HandlerError> {
         let row: Option<(i64, String)> = sqlx::query_as(
             "UPDATE products SET reserved = reserved + $2, updated_at = now()
              WHERE id = $1 AND NOT archived AND stock_on_hand - reserved >= $2
