@@ -20,10 +20,22 @@ fn yaml(file: &str) -> Yaml {
 pub fn service_reads(service: &str) -> BTreeSet<String> {
     use serde_aux::serde_introspection::serde_introspect;
     let (prefix, fields): (&str, &[&str]) = match service {
-        "users" => ("USERS", serde_introspect::<users::config::Config>()),
-        "products" => ("PRODUCTS", serde_introspect::<products::config::Config>()),
-        "orders" => ("ORDERS", serde_introspect::<orders::config::Config>()),
-        "payments" => ("PAYMENTS", serde_introspect::<payments::config::Config>()),
+        users::config::NAME => (
+            users::config::ENV_PREFIX,
+            serde_introspect::<users::config::Config>(),
+        ),
+        products::config::NAME => (
+            products::config::ENV_PREFIX,
+            serde_introspect::<products::config::Config>(),
+        ),
+        orders::config::NAME => (
+            orders::config::ENV_PREFIX,
+            serde_introspect::<orders::config::Config>(),
+        ),
+        payments::config::NAME => (
+            payments::config::ENV_PREFIX,
+            serde_introspect::<payments::config::Config>(),
+        ),
         other => panic!("unknown service {other}"),
     };
     fields

@@ -15,9 +15,7 @@ use crate::story::token;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    dir.pop();
-    dir
+    testkit::workspace_root()
 }
 
 /// The router binary: `SHOP_ROUTER_BIN` (scripts/test sets it), or the debug

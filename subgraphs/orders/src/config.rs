@@ -60,7 +60,7 @@ fn default_quote_retries() -> usize {
     3
 }
 fn default_max_open_orders() -> u32 {
-    crate::orders::DEFAULT_MAX_OPEN_ORDERS
+    crate::app::DEFAULT_MAX_OPEN_ORDERS
 }
 
 impl Default for Config {

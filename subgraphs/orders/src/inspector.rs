@@ -138,7 +138,7 @@ impl SagaInspector {
     /// Replays event `id` at `service`: unparks it if that service's outbox
     /// parked it, and redelivers its dead-lettered copies to that service.
     pub async fn replay(&self, token: &BearerToken, service: &str, id: Uuid) -> Result<Replayed> {
-        if service == "orders" {
+        if service == crate::config::NAME {
             return self.local.replay(id).await;
         }
         let (_, url) = self
@@ -189,7 +189,7 @@ impl SagaInspector {
         );
         let (own, peers) = tokio::join!(self.local.trail(&request), peers);
         let mut trails = BTreeMap::new();
-        trails.insert("orders".to_string(), Some(own?));
+        trails.insert(crate::config::NAME.to_string(), Some(own?));
         for ((name, _), trail) in self.peers.iter().zip(peers) {
             trails.insert(name.to_string(), trail);
         }

@@ -10,9 +10,9 @@ use events::consumer::{Handler, HandlerError};
 use events::{Event, RawEnvelope};
 use uuid::Uuid;
 
+use crate::app::{ChangeContext, Orders};
 use crate::domain::Trigger;
 use crate::error::OrderError;
-use crate::orders::{ChangeContext, Orders};
 
 /// Applies the events orders consumes.
 pub struct SagaHandler {

@@ -9,10 +9,10 @@ use events::outbox::PgOutbox;
 use events::workers::EventWorkers;
 use platform::service::Service;
 
-use crate::catalog::{Catalog, ProductsClient};
+use crate::app::Orders;
+use crate::clients::products::{PriceQuotes, ProductsClient};
 use crate::config::Config;
 use crate::inspector::SagaInspector;
-use crate::orders::Orders;
 use crate::saga::SagaHandler;
 use crate::store::{OrderStore, MIGRATOR};
 
@@ -26,7 +26,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
 /// Like [`build`] with another catalogue.
 pub async fn build_with_catalog(
     config: Config,
-    catalog: Arc<dyn Catalog>,
+    catalog: Arc<dyn PriceQuotes>,
 ) -> anyhow::Result<Service> {
     let common = &config.service;
     let verifier = common.verifier()?;

@@ -6,7 +6,7 @@ use events::catalogue::{OrderCancelled, PaymentRequested};
 use events::consumer::{Handler, HandlerError};
 use events::{Event, RawEnvelope};
 
-use crate::payments::{ChargeRequest, Payments};
+use crate::app::{ChargeRequest, Payments};
 
 /// Applies the events payments consumes.
 pub struct SagaHandler {

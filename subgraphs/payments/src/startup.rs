@@ -10,9 +10,9 @@ use events::outbox::PgOutbox;
 use events::workers::EventWorkers;
 use platform::service::Service;
 
+use crate::app::Payments;
+use crate::clients::card_provider::{CardProvider, SimulatedProvider};
 use crate::config::Config;
-use crate::payments::Payments;
-use crate::provider::{CardProvider, SimulatedProvider};
 use crate::saga::SagaHandler;
 use crate::store::{PaymentStore, MIGRATOR};
 

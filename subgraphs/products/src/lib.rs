@@ -1,7 +1,7 @@
 //! The products service: the catalogue subgraph (products, categories, stock) over
 //! PostgreSQL or MongoDB, with a REST fallback and the internal price quote.
 
-pub mod catalog;
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use events::workers::EventWorkers;
 use platform::service::Service;
 
-use crate::catalog::Catalog;
+use crate::app::Catalog;
 use crate::config::Config;
 use crate::saga::{release_expired_reservations, SagaHandler};
 use crate::stock::Stock;

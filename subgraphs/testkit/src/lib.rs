@@ -114,13 +114,20 @@ pub fn assert_schema(name: &str, sdl: &str) {
     });
 }
 
-/// The workspace root (two levels above a service crate's manifest).
+/// The workspace root: the nearest directory above the package under test that
+/// holds `Cargo.lock`.
 pub fn workspace_root() -> std::path::PathBuf {
-    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // platform lives at <root>/subgraphs/platform
-    dir.pop();
-    dir.pop();
-    dir
+    // The package under test, as cargo and nextest tell the running test: not
+    // this crate's path at compile time, which a build shared by two checkouts
+    // (one target directory) may have taken from the other one.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(package)
 }
 
 /// A GraphQL client for tests against a running service (or the router).

@@ -1,7 +1,7 @@
 //! The users service: accounts, credentials, access and refresh tokens,
 //! addresses and roles; the `User` entity of the supergraph.
 
-pub mod accounts;
+pub mod app;
 pub mod config;
 pub mod credentials;
 pub mod domain;

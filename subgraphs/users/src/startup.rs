@@ -11,7 +11,7 @@ use platform::auth::JwtVerifier;
 use platform::service::Service;
 use secrecy::ExposeSecret;
 
-use crate::accounts::Accounts;
+use crate::app::Accounts;
 use crate::config::Config;
 use crate::store::{UserStore, MIGRATOR};
 

@@ -20,8 +20,8 @@ use uuid::Uuid;
 pub use loaders::{HistoryByOrder, ItemsByOrder, OrdersById};
 pub use types::{CartObject, OrderObject, UserRef};
 
+use crate::app::{Orders, PlaceOrder};
 use crate::domain::{parse_id, OrderStatus, PaymentToken, ShippingAddress};
-use crate::orders::{Orders, PlaceOrder};
 
 /// The orders schema.
 pub type OrdersSchema = Schema<Query, Mutation, SubscriptionRoot>;

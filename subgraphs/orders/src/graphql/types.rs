@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::loaders::{HistoryByOrder, ItemsByOrder};
 use super::OrderConnection;
-use crate::catalog::QuotedLine;
+use crate::app::{total_of, Orders};
+use crate::clients::products::QuotedLine;
 use crate::domain::{CartLine, Order, OrderStatus};
-use crate::orders::{total_of, Orders};
 
 /// A product, owned by the products subgraph.
 #[derive(SimpleObject)]

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::app::{Orders, PlaceOrder};
 use crate::domain::{CartQuantity, Order, OrderItem, PaymentToken, ShippingAddress};
-use crate::orders::{Orders, PlaceOrder};
 
 #[derive(Clone, FromRef)]
 struct RestState {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use orders::catalog::{Catalog, ProductsClient};
+use orders::clients::products::{PriceQuotes, ProductsClient};
 use orders::domain::OrderLineRequest;
 use orders::error::OrderError;
 use uuid::Uuid;

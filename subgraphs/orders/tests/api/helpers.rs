@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use orders::catalog::{Catalog, QuotedLine};
+use orders::app::Orders;
+use orders::clients::products::{PriceQuotes, QuotedLine};
 use orders::config::Config;
 use orders::domain::OrderLineRequest;
 use orders::error::{OrderError, OrderResult};
-use orders::orders::Orders;
 use orders::store::{OrderStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner, Viewer};
 use platform::{Currency, Money};
@@ -45,7 +45,7 @@ impl FixedCatalog {
 }
 
 #[async_trait]
-impl Catalog for FixedCatalog {
+impl PriceQuotes for FixedCatalog {
     async fn quote(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>> {
         if self.down.load(Ordering::SeqCst) {
             return Err(OrderError::CatalogUnavailable);

@@ -1,7 +1,7 @@
 //! The order's life: cancelling, shipping, delivering, and who may do what.
 
+use orders::app::ChangeContext;
 use orders::domain::{OrderStatus, Trigger};
-use orders::orders::ChangeContext;
 use platform::auth::Role;
 use serde_json::json;
 use testkit::first_error_code;

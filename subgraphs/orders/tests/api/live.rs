@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use orders::app::ChangeContext;
 use orders::domain::Trigger;
-use orders::orders::ChangeContext;
 use serde_json::json;
 use testkit::{first_error_code, SseSubscription};
 use uuid::Uuid;

@@ -16,8 +16,8 @@ use platform::money::MoneyObject;
 use platform::Money;
 use uuid::Uuid;
 
+use crate::app::{parse_id, Payments};
 use crate::domain::{Payment, PaymentStatus, Refund};
-use crate::payments::{parse_id, Payments};
 
 /// The payments schema.
 pub type PaymentsSchema = Schema<Query, Mutation, EmptySubscription>;

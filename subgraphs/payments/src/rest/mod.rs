@@ -14,8 +14,8 @@ use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::app::Payments;
 use crate::domain::Payment;
-use crate::payments::Payments;
 
 #[derive(Clone, FromRef)]
 struct RestState {

@@ -9,12 +9,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use events::catalogue::{OrderCancelled, PaymentRequested};
 use events::{Envelope, Event, RawEnvelope};
-use payments::config::Config;
-use payments::domain::Payment;
-use payments::payments::{ChargeRequest, Payments};
-use payments::provider::{
+use payments::app::{ChargeRequest, Payments};
+use payments::clients::card_provider::{
     CardProvider, ChargeOutcome, ProviderUnavailable, RefundOutcome, SimulatedProvider,
 };
+use payments::config::Config;
+use payments::domain::Payment;
 use payments::store::{PaymentStore, MIGRATOR};
 use platform::auth::{Role, TokenSigner};
 use platform::{Currency, Money};

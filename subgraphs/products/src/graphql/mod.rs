@@ -1,6 +1,6 @@
 //! The products subgraph: `Product` and `Category` entities, the catalogue
 //! queries and the admin mutations. Resolvers are thin: they check the caller's
-//! role and call [`crate::catalog::Catalog`]; related rows and `_entities` load
+//! role and call [`crate::app::Catalog`]; related rows and `_entities` load
 //! through [`loaders`] so a list costs one store query per kind.
 
 pub mod loaders;
@@ -18,7 +18,7 @@ pub use mutation::Mutation;
 pub use query::Query;
 pub use types::{CategoryNode, ProductNode};
 
-use crate::catalog::Catalog;
+use crate::app::Catalog;
 use loaders::{CategoryLoader, CategoryProductsLoader, ProductLoader};
 
 /// The executable products schema.

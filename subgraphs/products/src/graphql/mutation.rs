@@ -7,7 +7,7 @@ use platform::auth::admin;
 use super::types::{
     CategoryNode, CreateCategoryInput, CreateProductInput, ProductNode, UpdateProductInput,
 };
-use crate::catalog::Catalog;
+use crate::app::Catalog;
 use crate::domain::CategoryDraft;
 
 /// The root mutation type.

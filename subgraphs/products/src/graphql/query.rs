@@ -6,7 +6,7 @@ use super::types::{
     load_category, load_product, parse_id, product_connection, CategoryNode, ProductConnection,
     ProductFilterInput, ProductNode, ProductSortInput,
 };
-use crate::catalog::Catalog;
+use crate::app::Catalog;
 
 /// The root query type.
 #[derive(Default)]

@@ -9,7 +9,7 @@ use platform::pagination::PageRequest;
 use uuid::Uuid;
 
 use super::loaders::{CategoryLoader, CategoryProductsLoader, ProductLoader};
-use crate::catalog::{Catalog, ProductPage};
+use crate::app::{Catalog, ProductPage};
 use crate::domain::{
     Attribute, Category, Product, ProductCursor, ProductDraft, ProductFilterDraft, ProductPatch,
     ProductSort,

@@ -34,7 +34,7 @@ use platform::{Error, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalog::{Catalog, QuoteLine, QuoteRequestLine};
+use crate::app::{Catalog, QuoteLine, QuoteRequestLine};
 use crate::domain::{Attribute, Category, Product, ProductFilterDraft, ProductSort};
 
 /// The REST routes, ready to merge into the service's router.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Request, Variables};
-use products::catalog::Catalog;
+use products::app::Catalog;
 use products::graphql::{build_schema, ProductsSchema};
 use products::seed::{demo_catalogue, seed_demo};
 use products::store::postgres::PgCatalogStore;

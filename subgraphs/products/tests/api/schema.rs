@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use platform::{Error, Result};
-use products::catalog::Catalog;
+use products::app::Catalog;
 use products::domain::{Category, Product, ProductChanges, ProductListing};
 use products::graphql::{build_schema, sdl, LOADER_DELAY};
 use products::store::{CatalogStore, SeedOutcome, StockChange};

@@ -16,7 +16,7 @@ use platform::auth::{self, Role};
 use platform::pagination::{connection, PageRequest};
 use uuid::Uuid;
 
-use crate::accounts::{Accounts, AuthTokens};
+use crate::app::{Accounts, AuthTokens};
 use crate::domain::{Address, AddressDraft, User};
 use crate::store::UserStore;
 

@@ -16,7 +16,7 @@ use platform::Result;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::accounts::{Accounts, AuthTokens};
+use crate::app::{Accounts, AuthTokens};
 use crate::domain::User;
 
 #[derive(Clone, FromRef)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::{test_keys, GraphqlClient};
-use users::accounts::Accounts;
+use users::app::Accounts;
 use users::config::Config;
 use users::store::{UserStore, MIGRATOR};
 

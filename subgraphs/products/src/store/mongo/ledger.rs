@@ -256,7 +256,8 @@ impl Collections {
                         // Do not let one broken reservation hold up the others.
                         HandlerError::Permanent(cause) => {
                             tracing::error!(reservation = %order_id, error = %format_args!("{cause:#}"),
-                                "cannot release a lapsed reservation; skipped");
+                                "cannot release a lapsed reservation; skipped for an hour");
+                            self.look_again_later(order_id).await;
                         }
                         other => return Err(other),
                     }
@@ -264,6 +265,24 @@ impl Collections {
             }
         }
         Ok(released)
+    }
+}
+
+impl Collections {
+    /// Moves a broken lapsed reservation behind the sound ones: looked at
+    /// again in an hour (logged when even that fails).
+    async fn look_again_later(&self, order_id: Uuid) {
+        let later = bson_date(Utc::now() + chrono::Duration::hours(1));
+        let moved = self
+            .reservations
+            .update_one(
+                doc! { "_id": order_id.to_string(), "status": ReservationStatus::Held.as_str() },
+                doc! { "$set": { "expires_at": later } },
+            )
+            .await;
+        if let Err(e) = moved {
+            tracing::warn!(reservation = %order_id, error = %e, "cannot postpone a broken reservation");
+        }
     }
 }
 
@@ -295,8 +314,8 @@ impl MongoTx<'_> {
         }
     }
 
-    /// Adds `q` to the counters of product `id`, if `filter` (with the id)
-    /// matches; whether it did.
+    /// Applies `change` (`$inc`) to the counters of product `id` if `filter`
+    /// (with the id) matches; whether it did.
     async fn change_counters(
         &mut self,
         mut filter: Document,

@@ -6,6 +6,8 @@
 //! - [`ledger`]: the stock ledger's primitives and transactions (`inbox`,
 //!   `reservations`, `outbox`), over `session`'s transactions and retries;
 //! - [`outbox`]: the relay's view of the `outbox` collection;
+//! - `session`: MongoDB transactions (begin, commit, abort), which driver
+//!   errors are worth retrying, and running again after a write conflict;
 //! - `documents`: every stored document's shape and codec, and the
 //!   collections' names.
 //!

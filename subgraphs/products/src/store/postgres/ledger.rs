@@ -4,8 +4,9 @@
 //! [`UnitOfWork`] per event holding its inbox record, the changes and the
 //! outbox. A short attempt is rolled back to the savepoint its rule marked
 //! ([`LedgerTx::attempt`]) and refused in the same transaction; a lapsed
-//! reservation that cannot be released is rolled back to its own savepoint
-//! and skipped, so it never holds up the others. The rules are
+//! reservation that cannot be released (a broken invariant, unreadable lines)
+//! is rolled back to its own savepoint and looked at again an hour later, so it
+//! never holds up the others. The rules are
 //! `crate::stock`'s.
 //!
 //! Savepoints go over the simple protocol: nothing to prepare.
@@ -66,7 +67,7 @@ impl StockLedger for PgCatalogStore {
              WHERE status = 'HELD' AND expires_at <= now()
              ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
-        .bind(limit)
+        .bind(limit.min(MAX_EXPIRY_BATCH))
         .fetch_all(&mut **uow)
         .await?;
         let mut tx = PgTx::new(&mut uow);
@@ -80,7 +81,15 @@ impl StockLedger for PgCatalogStore {
                 Err(HandlerError::Permanent(cause)) => {
                     savepoint(tx.uow, "ROLLBACK TO SAVEPOINT expiring").await?;
                     tracing::error!(reservation = %order_id, error = %format_args!("{cause:#}"),
-                        "cannot release a lapsed reservation; skipped");
+                        "cannot release a lapsed reservation; skipped for an hour");
+                    // Looked at again later, behind the sound ones.
+                    sqlx::query(
+                        "UPDATE reservations SET expires_at = now() + interval '1 hour'
+                         WHERE order_id = $1",
+                    )
+                    .bind(order_id)
+                    .execute(&mut ***tx.uow)
+                    .await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -93,6 +102,11 @@ impl StockLedger for PgCatalogStore {
         Arc::new(PgOutbox::new(self.pool().clone()))
     }
 }
+
+/// The most lapsed reservations one transaction releases: each has a
+/// savepoint, and past 64 subtransactions PostgreSQL slows every other
+/// session's snapshots until the transaction ends.
+const MAX_EXPIRY_BATCH: i64 = 50;
 
 /// The ledger's primitives inside one unit of work.
 struct PgTx<'a> {
@@ -125,7 +139,7 @@ impl LedgerTx for PgTx<'_> {
     }
 
     async fn reservation(&mut self, order_id: Uuid) -> Result<Option<Reservation>, HandlerError> {
-        let row: Option<(String, Json<Vec<ReservedLine>>)> =
+        let row: Option<(String, Json<serde_json::Value>)> =
             sqlx::query_as("SELECT status, lines FROM reservations WHERE order_id = $1 FOR UPDATE")
                 .bind(order_id)
                 .fetch_optional(&mut ***self.uow)
@@ -135,6 +149,12 @@ impl LedgerTx for PgTx<'_> {
         };
         let status = ReservationStatus::parse(&status).ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!("unknown reservation status {status}"))
+        })?;
+        // Unreadable lines are a broken reservation, not a passing failure.
+        let lines: Vec<ReservedLine> = serde_json::from_value(lines).map_err(|e| {
+            HandlerError::Permanent(
+                anyhow::Error::new(e).context(format!("lines of reservation {order_id}")),
+            )
         })?;
         Ok(Some(Reservation { status, lines }))
     }

@@ -370,8 +370,9 @@ async fn saga_events_in_any_order_never_sell_the_stock_of_a_cancelled_order(stor
 }
 
 /// On PostgreSQL every lapsed reservation of a sweep shares one transaction:
-/// one whose product no longer holds its units (a broken invariant) is
-/// skipped, and the others are still released.
+/// one that cannot be released (its product no longer holds its units, or its
+/// lines are unreadable) is skipped and looked at again an hour later, behind
+/// the others, which are still released.
 #[tokio::test]
 async fn on_postgres_a_broken_lapsed_reservation_never_holds_up_the_others() {
     let store = Arc::new(
@@ -384,20 +385,23 @@ async fn on_postgres_a_broken_lapsed_reservation_never_holds_up_the_others() {
         ledger: Stock::new(store.clone()),
     };
     let (a, b) = two_products(&stores).await;
-    let broken = placed(vec![line(a, 1)]);
-    stores
-        .ledger
-        .reserve(&broken, Duration::seconds(-10))
-        .await
-        .unwrap();
+    let unheld = placed(vec![line(a, 1)]);
+    let unreadable = placed(vec![line(a, 1)]);
     let sound = placed(vec![line(b, 1)]);
-    stores
-        .ledger
-        .reserve(&sound, Duration::seconds(-1))
-        .await
-        .unwrap();
+    for (order, lapsed) in [(&unheld, -30), (&unreadable, -20), (&sound, -1)] {
+        stores
+            .ledger
+            .reserve(order, Duration::seconds(lapsed))
+            .await
+            .unwrap();
+    }
     sqlx::query("UPDATE products SET reserved = 0 WHERE id = $1")
         .bind(a)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE reservations SET lines = '\"garbage\"' WHERE order_id = $1")
+        .bind(unreadable.payload.order_id)
         .execute(store.pool())
         .await
         .unwrap();
@@ -407,5 +411,12 @@ async fn on_postgres_a_broken_lapsed_reservation_never_holds_up_the_others() {
     assert_eq!(stock(&stores, b).await, (1, 0));
     let released = only::<StockReleased>(&publish(&stores).await);
     assert_eq!(released.payload.order_id, sound.payload.order_id);
+    let postponed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM reservations WHERE status = 'HELD' AND expires_at > now() + interval '50 minutes'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(postponed, 2, "both broken ones wait behind the others");
     assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 0);
 }

@@ -17,7 +17,7 @@ use platform::{Error, Money, Result};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::catalog::{Catalog, QuotedLine};
+use crate::clients::products::{PriceQuotes, QuotedLine};
 use crate::config::NAME;
 use crate::domain::checkout::{merge_lines, MAX_LINES};
 use crate::domain::{
@@ -58,7 +58,7 @@ pub struct ChangeContext {
 #[derive(Clone)]
 pub struct Orders {
     store: OrderStore,
-    catalog: Arc<dyn Catalog>,
+    catalog: Arc<dyn PriceQuotes>,
     max_open_orders: u32,
     feed: StatusFeed,
     inspector: Option<crate::inspector::SagaInspector>,
@@ -66,7 +66,7 @@ pub struct Orders {
 
 impl Orders {
     /// Use cases over `store`, pricing with `catalog`.
-    pub fn new(store: OrderStore, catalog: Arc<dyn Catalog>) -> Self {
+    pub fn new(store: OrderStore, catalog: Arc<dyn PriceQuotes>) -> Self {
         Orders {
             store,
             catalog,

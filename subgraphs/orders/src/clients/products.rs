@@ -34,7 +34,7 @@ pub struct QuotedLine {
 
 /// Where prices come from.
 #[async_trait]
-pub trait Catalog: Send + Sync {
+pub trait PriceQuotes: Send + Sync {
     /// Prices `lines` (one quoted line per line, same order). An unknown or
     /// archived product is [`OrderError::NotSold`] (in the catalogue's words,
     /// which name it); the catalogue being unreachable is
@@ -105,7 +105,7 @@ enum Attempt {
 }
 
 #[async_trait]
-impl Catalog for ProductsClient {
+impl PriceQuotes for ProductsClient {
     async fn quote(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>> {
         let body = QuoteRequest {
             items: lines

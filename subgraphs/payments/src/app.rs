@@ -15,10 +15,10 @@ use platform::{Error, Money, Result};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::clients::card_provider::{CardProvider, ChargeOutcome, RefundOutcome};
 use crate::config::NAME;
 use crate::domain::{parse_reason, plan_refund, Payment, PaymentStatus, Refund};
 use crate::error::PaymentError;
-use crate::provider::{CardProvider, ChargeOutcome, RefundOutcome};
 use crate::store::{self, PaymentStore, Settlement};
 
 /// A request to charge an order.

@@ -1,0 +1,3 @@
+//! The services orders calls: products, for price quotes.
+
+pub mod products;

@@ -1,0 +1,3 @@
+//! What payments calls: the card provider.
+
+pub mod card_provider;
