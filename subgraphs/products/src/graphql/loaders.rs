@@ -11,18 +11,18 @@ use crate::domain::{Category, Product};
 use crate::store::CatalogStore;
 
 /// Loads products (archived included) by id.
-pub struct ProductLoader {
+pub struct ProductsById {
     store: Arc<dyn CatalogStore>,
 }
 
-impl ProductLoader {
+impl ProductsById {
     /// A loader over `store`.
     pub fn new(store: Arc<dyn CatalogStore>) -> Self {
-        ProductLoader { store }
+        ProductsById { store }
     }
 }
 
-impl Loader<Uuid> for ProductLoader {
+impl Loader<Uuid> for ProductsById {
     type Value = Product;
     type Error = Arc<platform::Error>;
 
@@ -33,18 +33,18 @@ impl Loader<Uuid> for ProductLoader {
 }
 
 /// Loads categories by id.
-pub struct CategoryLoader {
+pub struct CategoriesById {
     store: Arc<dyn CatalogStore>,
 }
 
-impl CategoryLoader {
+impl CategoriesById {
     /// A loader over `store`.
     pub fn new(store: Arc<dyn CatalogStore>) -> Self {
-        CategoryLoader { store }
+        CategoriesById { store }
     }
 }
 
-impl Loader<Uuid> for CategoryLoader {
+impl Loader<Uuid> for CategoriesById {
     type Value = Category;
     type Error = Arc<platform::Error>;
 
@@ -56,18 +56,18 @@ impl Loader<Uuid> for CategoryLoader {
 
 /// Loads the first page (newest first) of `Category.products` for many
 /// categories at once. The key is `(category id, rows to fetch)`.
-pub struct CategoryProductsLoader {
+pub struct NewestProductsByCategory {
     store: Arc<dyn CatalogStore>,
 }
 
-impl CategoryProductsLoader {
+impl NewestProductsByCategory {
     /// A loader over `store`.
     pub fn new(store: Arc<dyn CatalogStore>) -> Self {
-        CategoryProductsLoader { store }
+        NewestProductsByCategory { store }
     }
 }
 
-impl Loader<(Uuid, i64)> for CategoryProductsLoader {
+impl Loader<(Uuid, i64)> for NewestProductsByCategory {
     type Value = Vec<Product>;
     type Error = Arc<platform::Error>;
 

@@ -19,7 +19,7 @@ pub use query::Query;
 pub use types::{CategoryNode, ProductNode};
 
 use crate::app::Catalog;
-use loaders::{CategoryLoader, CategoryProductsLoader, ProductLoader};
+use loaders::{CategoriesById, NewestProductsByCategory, ProductsById};
 
 /// The executable products schema.
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -48,9 +48,9 @@ pub fn build_schema(
         LIMITS,
     )
     .enable_federation()
-    .data(DataLoader::new(ProductLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
-    .data(DataLoader::new(CategoryLoader::new(store.clone()), tokio::spawn).delay(loader_delay))
-    .data(DataLoader::new(CategoryProductsLoader::new(store), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(ProductsById::new(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(CategoriesById::new(store.clone()), tokio::spawn).delay(loader_delay))
+    .data(DataLoader::new(NewestProductsByCategory::new(store), tokio::spawn).delay(loader_delay))
     .data(catalog)
     .finish()
 }

@@ -8,7 +8,7 @@ use platform::money::MoneyObject;
 use platform::pagination::PageRequest;
 use uuid::Uuid;
 
-use super::loaders::{CategoryLoader, CategoryProductsLoader, ProductLoader};
+use super::loaders::{CategoriesById, NewestProductsByCategory, ProductsById};
 use crate::app::{Catalog, ProductPage};
 use crate::domain::{
     Attribute, Category, Product, ProductCursor, ProductDraft, ProductFilterDraft, ProductPatch,
@@ -24,16 +24,16 @@ pub fn product_connection(page: ProductPage) -> ProductConnection {
     platform::pagination::connection(&page.request, page.rows, |p| sort.cursor_of(p), ProductNode)
 }
 
-/// Loads one product through the request's [`ProductLoader`].
+/// Loads one product through the request's [`ProductsById`].
 pub async fn load_product(ctx: &Context<'_>, id: Uuid) -> Result<Option<ProductNode>> {
-    let loader = ctx.data::<DataLoader<ProductLoader>>()?;
+    let loader = ctx.data::<DataLoader<ProductsById>>()?;
     let product = loader.load_one(id).await.map_err(|e| e.extend())?;
     Ok(product.map(ProductNode))
 }
 
-/// Loads one category through the request's [`CategoryLoader`].
+/// Loads one category through the request's [`CategoriesById`].
 pub async fn load_category(ctx: &Context<'_>, id: Uuid) -> Result<Option<CategoryNode>> {
-    let loader = ctx.data::<DataLoader<CategoryLoader>>()?;
+    let loader = ctx.data::<DataLoader<CategoriesById>>()?;
     let category = loader.load_one(id).await.map_err(|e| e.extend())?;
     Ok(category.map(CategoryNode))
 }
@@ -180,7 +180,7 @@ impl CategoryNode {
         if request.after.is_none() {
             // The first page, as a storefront shows for many categories at once:
             // batched across categories through a DataLoader.
-            let loader = ctx.data::<DataLoader<CategoryProductsLoader>>()?;
+            let loader = ctx.data::<DataLoader<NewestProductsByCategory>>()?;
             let rows = loader
                 .load_one((self.0.id, request.fetch_limit()))
                 .await
