@@ -1,4 +1,4 @@
-/** The payment provider's test-mode cards (subgraphs/payments/src/provider.rs). */
+/** The payment provider's test-mode cards (subgraphs/payments/src/clients/card_provider.rs). */
 export const TEST_CARDS = [
   { token: 'tok_visa', label: 'Visa ending 4242', outcome: 'succeeds' },
   { token: 'tok_mastercard', label: 'Mastercard ending 4444', outcome: 'succeeds' },

@@ -58,18 +58,18 @@ pub struct ChangeContext {
 #[derive(Clone)]
 pub struct Orders {
     store: OrderStore,
-    catalog: Arc<dyn PriceQuotes>,
+    quotes: Arc<dyn PriceQuotes>,
     max_open_orders: u32,
     feed: StatusFeed,
     inspector: Option<crate::inspector::SagaInspector>,
 }
 
 impl Orders {
-    /// Use cases over `store`, pricing with `catalog`.
-    pub fn new(store: OrderStore, catalog: Arc<dyn PriceQuotes>) -> Self {
+    /// Use cases over `store`, pricing with `quotes`.
+    pub fn new(store: OrderStore, quotes: Arc<dyn PriceQuotes>) -> Self {
         Orders {
             store,
-            catalog,
+            quotes,
             max_open_orders: DEFAULT_MAX_OPEN_ORDERS,
             feed: StatusFeed::default(),
             inspector: None,
@@ -189,7 +189,7 @@ impl Orders {
                 quantity: l.quantity,
             })
             .collect();
-        Ok(self.catalog.quote(&request).await?)
+        Ok(self.quotes.quote(&request).await?)
     }
 
     /// Adds `quantity` of a product to the viewer's cart.
@@ -206,7 +206,7 @@ impl Orders {
             product_id,
             quantity: quantity.get(),
         };
-        match self.catalog.quote(std::slice::from_ref(&line)).await {
+        match self.quotes.quote(std::slice::from_ref(&line)).await {
             Ok(_) => {}
             Err(OrderError::NotSold(_)) => {
                 return Err(OrderError::NotSold(format!(
@@ -370,7 +370,7 @@ impl Orders {
     /// Quotes checkout lines; a line that cannot be bought is named (its
     /// position and product) in the error.
     async fn quote_checkout(&self, lines: &[OrderLineRequest]) -> OrderResult<Vec<QuotedLine>> {
-        match self.catalog.quote(lines).await {
+        match self.quotes.quote(lines).await {
             Err(OrderError::NotSold(detail)) => {
                 // The catalogue names the missing product in its message.
                 let named: Vec<String> = lines

@@ -20,20 +20,20 @@ use crate::store::{OrderStore, MIGRATOR};
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let timeout = Duration::from_millis(config.quote_timeout_ms);
     let client = ProductsClient::new(&config.products_url, timeout, config.quote_retries)?;
-    build_with_catalog(config, Arc::new(client)).await
+    build_with_quotes(config, Arc::new(client)).await
 }
 
-/// Like [`build`] with another catalogue.
-pub async fn build_with_catalog(
+/// Like [`build`] with other price quotes (tests: a fixed price list).
+pub async fn build_with_quotes(
     config: Config,
-    catalog: Arc<dyn PriceQuotes>,
+    quotes: Arc<dyn PriceQuotes>,
 ) -> anyhow::Result<Service> {
     let common = &config.service;
     let verifier = common.verifier()?;
     let pool = common.postgres(&[&MIGRATOR, &events::MIGRATOR]).await?;
     let events = EventWorkers::for_service(common, crate::config::NAME);
     let trail = events.inspector(pool.clone());
-    let orders = Orders::new(OrderStore::new(pool.clone()), catalog)
+    let orders = Orders::new(OrderStore::new(pool.clone()), quotes)
         .with_max_open_orders(config.max_open_orders)
         .with_inspector(SagaInspector::for_config(trail.clone(), &config)?);
     let (feed, listen_pool) = (orders.feed().clone(), pool.clone());

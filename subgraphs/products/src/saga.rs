@@ -10,7 +10,7 @@ use events::catalogue::{OrderCancelled, OrderPaid, OrderPlaced};
 use events::consumer::{Handler, HandlerError};
 use events::{Event, RawEnvelope};
 
-use crate::stock::Stock;
+use crate::stock::{Stock, EXPIRY_BATCH};
 
 /// Applies `order.placed`, `order.paid` and `order.cancelled`.
 pub struct SagaHandler {
@@ -48,12 +48,6 @@ impl Handler for SagaHandler {
         Ok(())
     }
 }
-
-/// Lapsed reservations released by one transaction. Each gets a savepoint on
-/// PostgreSQL (so a broken one is skipped), and a transaction keeps at most 64
-/// subtransactions in its cache before every other session's snapshots slow
-/// down.
-pub const EXPIRY_BATCH: i64 = 50;
 
 /// Releases lapsed reservations, [`EXPIRY_BATCH`] at a time until none is
 /// left (run periodically). Every replica may run it: each reservation is

@@ -33,6 +33,16 @@ use crate::domain::reservation::{
 };
 use crate::store::{Applied, StockLedger};
 
+/// The most lapsed reservations one [`Stock::expire_due`] looks at: PostgreSQL
+/// releases them in one transaction with a savepoint each, and past 64
+/// subtransactions it slows every other session's snapshots until the
+/// transaction ends.
+pub const EXPIRY_BATCH: i64 = 50;
+
+/// How long a lapsed reservation that cannot be released (a broken invariant,
+/// unreadable lines) waits before it is looked at again, behind the others.
+pub const LOOK_AGAIN_AFTER: chrono::Duration = chrono::Duration::hours(1);
+
 /// Which pass over an event this is (see the module's documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {

@@ -114,8 +114,9 @@ pub fn assert_schema(name: &str, sdl: &str) {
     });
 }
 
-/// The workspace root: the nearest directory above the package under test that
-/// holds `Cargo.lock`.
+/// The workspace root: the nearest directory, from the package under test
+/// upwards, that holds `Cargo.lock`.
+#[allow(clippy::panic)] // a test run outside any checkout cannot go on
 pub fn workspace_root() -> std::path::PathBuf {
     // The package under test, as cargo and nextest tell the running test: not
     // this crate's path at compile time, which a build shared by two checkouts
@@ -127,7 +128,7 @@ pub fn workspace_root() -> std::path::PathBuf {
         .ancestors()
         .find(|dir| dir.join("Cargo.lock").is_file())
         .map(std::path::Path::to_path_buf)
-        .unwrap_or(package)
+        .unwrap_or_else(|| panic!("no Cargo.lock at or above {}", package.display()))
 }
 
 /// A GraphQL client for tests against a running service (or the router).

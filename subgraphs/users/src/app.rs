@@ -257,11 +257,7 @@ impl Accounts {
         let (access_token, expires_at) = self.signer.sign(user.id, user.role)?;
         let refresh_token = new_refresh_token();
         // Each rotation extends the sign-in, but never past the family's end.
-        let began: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT min(created_at) FROM refresh_tokens WHERE family_id = $1")
-                .bind(family)
-                .fetch_one(&mut *conn)
-                .await?;
+        let began = store::family_began(conn, family).await?;
         let now = Utc::now();
         let family_ends = began.unwrap_or(now) + self.refresh_family_lifetime;
         if family_ends <= now {

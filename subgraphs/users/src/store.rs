@@ -287,6 +287,20 @@ pub async fn insert_user(
     }
 }
 
+/// When the sign-in a family of refresh tokens belongs to began (`None`: a
+/// new family).
+pub async fn family_began(
+    conn: &mut PgConnection,
+    family_id: Uuid,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(
+        sqlx::query_scalar("SELECT min(created_at) FROM refresh_tokens WHERE family_id = $1")
+            .bind(family_id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
 /// Stores a new refresh token of a family.
 pub async fn insert_refresh_token(
     conn: &mut PgConnection,

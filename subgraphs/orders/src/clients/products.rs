@@ -1,4 +1,4 @@
-//! Prices from the products service: the [`Catalog`] port and its HTTP adapter,
+//! Prices from the products service: the [`PriceQuotes`] port and its HTTP adapter,
 //! which calls `POST /api/v1/products/quote` with a timeout and retries
 //! transient failures (connection errors, timeouts, 5xx) with backoff. A 4xx is
 //! the caller's mistake and is never retried.

@@ -11,11 +11,11 @@ use crate::domain::{Order, OrderItem, StatusChange};
 use crate::store::OrderStore;
 
 /// Orders by id.
-pub struct OrdersById(pub OrderStore);
+pub struct OrdersById(pub(super) OrderStore);
 /// Items of orders.
-pub struct ItemsByOrder(pub OrderStore);
+pub struct ItemsByOrder(pub(super) OrderStore);
 /// Status history of orders.
-pub struct HistoryByOrder(pub OrderStore);
+pub struct HistoryByOrder(pub(super) OrderStore);
 
 impl Loader<Uuid> for OrdersById {
     type Value = Order;

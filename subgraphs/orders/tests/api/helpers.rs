@@ -131,7 +131,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let url = config.service.expose_database_url().to_string();
     let catalog = Arc::new(FixedCatalog::default());
-    let service = orders::startup::build_with_catalog(config, catalog.clone())
+    let service = orders::startup::build_with_quotes(config, catalog.clone())
         .await
         .expect("service builds");
     let port = service.port();

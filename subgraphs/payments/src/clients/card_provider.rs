@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use platform::Money;
 use uuid::Uuid;
 
-pub use crate::domain::CardDetails;
+use crate::domain::CardDetails;
 
 /// The provider's answer to a charge.
 #[derive(Debug, Clone, PartialEq, Eq)]

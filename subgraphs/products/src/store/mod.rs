@@ -234,8 +234,10 @@ pub trait StockLedger: Send + Sync {
         rule: &dyn crate::stock::StockRule,
     ) -> Result<Applied, events::consumer::HandlerError>;
 
-    /// Releases up to `limit` reservations past their expiry with
-    /// [`crate::stock::expire`]; safe to run on every replica.
+    /// Releases up to `limit` (at most [`crate::stock::EXPIRY_BATCH`])
+    /// reservations past their expiry with [`crate::stock::expire`]; one that
+    /// cannot be released is looked at again after
+    /// [`crate::stock::LOOK_AGAIN_AFTER`]. Safe to run on every replica.
     async fn expire_due(&self, limit: i64) -> Result<usize, events::consumer::HandlerError>;
 
     /// The outbox the relay publishes from.

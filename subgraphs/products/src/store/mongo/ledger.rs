@@ -50,7 +50,9 @@ use super::outbox::MongoOutbox;
 use super::session::{abort, begin, commit, driver, is_write_conflict, retrying_conflicts};
 use crate::config::NAME;
 use crate::domain::reservation::{Line, ReservationStatus};
-use crate::stock::{expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule};
+use crate::stock::{
+    expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, LOOK_AGAIN_AFTER,
+};
 use crate::store::{Applied, StockLedger};
 
 /// `NamespaceExists`: `create` of a collection that exists.
@@ -256,7 +258,7 @@ impl Collections {
                         // Do not let one broken reservation hold up the others.
                         HandlerError::Permanent(cause) => {
                             tracing::error!(reservation = %order_id, error = %format_args!("{cause:#}"),
-                                "cannot release a lapsed reservation; skipped for an hour");
+                                "cannot release a lapsed reservation; looked at again later");
                             self.look_again_later(order_id).await;
                         }
                         other => return Err(other),
@@ -270,14 +272,14 @@ impl Collections {
 
 impl Collections {
     /// Moves a broken lapsed reservation behind the sound ones: looked at
-    /// again in an hour (logged when even that fails).
+    /// again after [`LOOK_AGAIN_AFTER`] (logged when even that fails).
     async fn look_again_later(&self, order_id: Uuid) {
-        let later = bson_date(Utc::now() + chrono::Duration::hours(1));
+        let later = bson_date(Utc::now() + LOOK_AGAIN_AFTER);
         let moved = self
             .reservations
             .update_one(
                 doc! { "_id": order_id.to_string(), "status": ReservationStatus::Held.as_str() },
-                doc! { "$set": { "expires_at": later } },
+                doc! { "$set": { "expires_at": later, "updated_at": bson_date(Utc::now()) } },
             )
             .await;
         if let Err(e) = moved {

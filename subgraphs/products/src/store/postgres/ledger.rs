@@ -5,7 +5,7 @@
 //! outbox. A short attempt is rolled back to the savepoint its rule marked
 //! ([`LedgerTx::attempt`]) and refused in the same transaction; a lapsed
 //! reservation that cannot be released (a broken invariant, unreadable lines)
-//! is rolled back to its own savepoint and looked at again an hour later, so it
+//! is rolled back to its own savepoint and looked at again later, so it
 //! never holds up the others. The rules are
 //! `crate::stock`'s.
 //!
@@ -26,7 +26,10 @@ use uuid::Uuid;
 use super::PgCatalogStore;
 use crate::config::NAME;
 use crate::domain::reservation::{Line, ReservationStatus};
-use crate::stock::{expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule};
+use crate::stock::{
+    expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, EXPIRY_BATCH,
+    LOOK_AGAIN_AFTER,
+};
 use crate::store::{Applied, StockLedger};
 
 #[async_trait]
@@ -67,7 +70,7 @@ impl StockLedger for PgCatalogStore {
              WHERE status = 'HELD' AND expires_at <= now()
              ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
-        .bind(limit.min(MAX_EXPIRY_BATCH))
+        .bind(limit.min(EXPIRY_BATCH))
         .fetch_all(&mut **uow)
         .await?;
         let mut tx = PgTx::new(&mut uow);
@@ -81,13 +84,14 @@ impl StockLedger for PgCatalogStore {
                 Err(HandlerError::Permanent(cause)) => {
                     savepoint(tx.uow, "ROLLBACK TO SAVEPOINT expiring").await?;
                     tracing::error!(reservation = %order_id, error = %format_args!("{cause:#}"),
-                        "cannot release a lapsed reservation; skipped for an hour");
-                    // Looked at again later, behind the sound ones.
+                        "cannot release a lapsed reservation; looked at again later");
+                    // Behind the sound ones.
                     sqlx::query(
-                        "UPDATE reservations SET expires_at = now() + interval '1 hour'
-                         WHERE order_id = $1",
+                        "UPDATE reservations SET expires_at = $2, updated_at = now()
+                         WHERE order_id = $1 AND status = 'HELD'",
                     )
                     .bind(order_id)
+                    .bind(Utc::now() + LOOK_AGAIN_AFTER)
                     .execute(&mut ***tx.uow)
                     .await?;
                 }
@@ -102,11 +106,6 @@ impl StockLedger for PgCatalogStore {
         Arc::new(PgOutbox::new(self.pool().clone()))
     }
 }
-
-/// The most lapsed reservations one transaction releases: each has a
-/// savepoint, and past 64 subtransactions PostgreSQL slows every other
-/// session's snapshots until the transaction ends.
-const MAX_EXPIRY_BATCH: i64 = 50;
 
 /// The ledger's primitives inside one unit of work.
 struct PgTx<'a> {
