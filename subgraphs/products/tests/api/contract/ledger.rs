@@ -369,54 +369,136 @@ async fn saga_events_in_any_order_never_sell_the_stock_of_a_cancelled_order(stor
     assert_eq!(stock(&stores, a).await, (5, 0));
 }
 
-/// On PostgreSQL every lapsed reservation of a sweep shares one transaction:
-/// one that cannot be released (its product no longer holds its units, or its
-/// lines are unreadable) is skipped and looked at again an hour later, behind
-/// the others, which are still released.
-#[tokio::test]
-async fn on_postgres_a_broken_lapsed_reservation_never_holds_up_the_others() {
-    let store = Arc::new(
-        PgCatalogStore::connect(&fresh_database_url("products"), 3)
-            .await
-            .expect("postgres store"),
-    );
-    let stores = Stores {
-        catalog: store.clone(),
-        ledger: Stock::new(store.clone()),
-    };
-    let (a, b) = two_products(&stores).await;
-    let unheld = placed(vec![line(a, 1)]);
-    let unreadable = placed(vec![line(a, 1)]);
-    let sound = placed(vec![line(b, 1)]);
-    for (order, lapsed) in [(&unheld, -30), (&unreadable, -20), (&sound, -1)] {
-        stores
-            .ledger
-            .reserve(order, Duration::seconds(lapsed))
+/// Lapsed reservations that cannot be released (a product that no longer
+/// holds their units, unreadable lines) are skipped and looked at again
+/// later, behind the others, which are still released. The stores are broken
+/// by hand, so each has its own test.
+mod broken_reservations {
+    use std::sync::Arc;
+
+    use chrono::Duration;
+    use events::catalogue::StockReleased;
+    use products::stock::Stock;
+
+    use super::{line, only, placed, publish, stock, two_products, Stores};
+
+    mod postgres {
+        use super::*;
+        use products::store::postgres::PgCatalogStore;
+        use testkit::fresh_database_url;
+
+        /// On PostgreSQL every lapsed reservation of a sweep shares one transaction:
+        /// one that cannot be released (its product no longer holds its units, or its
+        /// lines are unreadable) is skipped and looked at again an hour later, behind
+        /// the others, which are still released.
+        #[tokio::test]
+        async fn a_broken_lapsed_reservation_never_holds_up_the_others() {
+            let store = Arc::new(
+                PgCatalogStore::connect(&fresh_database_url("products"), 3)
+                    .await
+                    .expect("postgres store"),
+            );
+            let stores = Stores {
+                catalog: store.clone(),
+                ledger: Stock::new(store.clone()),
+            };
+            let (a, b) = two_products(&stores).await;
+            let unheld = placed(vec![line(a, 1)]);
+            let unreadable = placed(vec![line(a, 1)]);
+            let sound = placed(vec![line(b, 1)]);
+            for (order, lapsed) in [(&unheld, -30), (&unreadable, -20), (&sound, -1)] {
+                stores
+                    .ledger
+                    .reserve(order, Duration::seconds(lapsed))
+                    .await
+                    .unwrap();
+            }
+            sqlx::query("UPDATE products SET reserved = 0 WHERE id = $1")
+                .bind(a)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            sqlx::query("UPDATE reservations SET lines = '\"garbage\"' WHERE order_id = $1")
+                .bind(unreadable.payload.order_id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            publish(&stores).await;
+
+            assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 1);
+            assert_eq!(stock(&stores, b).await, (1, 0));
+            let released = only::<StockReleased>(&publish(&stores).await);
+            assert_eq!(released.payload.order_id, sound.payload.order_id);
+            let postponed: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM reservations WHERE status = 'HELD' AND expires_at > now() + interval '50 minutes'",
+            )
+            .fetch_one(store.pool())
             .await
             .unwrap();
+            assert_eq!(postponed, 2, "both broken ones wait behind the others");
+            assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 0);
+        }
     }
-    sqlx::query("UPDATE products SET reserved = 0 WHERE id = $1")
-        .bind(a)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE reservations SET lines = '\"garbage\"' WHERE order_id = $1")
-        .bind(unreadable.payload.order_id)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    publish(&stores).await;
 
-    assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 1);
-    assert_eq!(stock(&stores, b).await, (1, 0));
-    let released = only::<StockReleased>(&publish(&stores).await);
-    assert_eq!(released.payload.order_id, sound.payload.order_id);
-    let postponed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM reservations WHERE status = 'HELD' AND expires_at > now() + interval '50 minutes'",
-    )
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
-    assert_eq!(postponed, 2, "both broken ones wait behind the others");
-    assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 0);
+    mod mongodb {
+        use ::mongodb::bson::{doc, Document};
+
+        use super::*;
+
+        /// On MongoDB each lapsed reservation has its own transaction.
+        #[tokio::test]
+        async fn a_broken_lapsed_reservation_never_holds_up_the_others() {
+            let Ok(url) = std::env::var("MONGODB_URL") else {
+                eprintln!("skipped: set MONGODB_URL to run the store contract on MongoDB");
+                return;
+            };
+            let name = super::super::super::mongo_database();
+            let (catalog, ledger) = products::store::mongo::connect(&url, &name)
+                .await
+                .expect("mongodb store");
+            let stores = Stores {
+                catalog: Arc::new(catalog),
+                ledger: Stock::new(Arc::new(ledger)),
+            };
+            let (a, b) = two_products(&stores).await;
+            let unheld = placed(vec![line(a, 1)]);
+            let sound = placed(vec![line(b, 1)]);
+            for (order, lapsed) in [(&unheld, -30), (&sound, -1)] {
+                stores
+                    .ledger
+                    .reserve(order, Duration::seconds(lapsed))
+                    .await
+                    .unwrap();
+            }
+            let database = ::mongodb::Client::with_uri_str(&url)
+                .await
+                .unwrap()
+                .database(&name);
+            database
+                .collection::<Document>("products")
+                .update_one(
+                    doc! { "_id": a.to_string() },
+                    doc! { "$set": { "reserved": 0 } },
+                )
+                .await
+                .unwrap();
+            publish(&stores).await;
+
+            assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 1);
+            assert_eq!(stock(&stores, b).await, (1, 0));
+            let released = only::<StockReleased>(&publish(&stores).await);
+            assert_eq!(released.payload.order_id, sound.payload.order_id);
+            let later = chrono::Utc::now() + Duration::minutes(50);
+            let postponed = database
+                .collection::<Document>("reservations")
+                .count_documents(doc! {
+                    "status": "HELD",
+                    "expires_at": { "$gt": ::mongodb::bson::DateTime::from_millis(later.timestamp_millis()) },
+                })
+                .await
+                .unwrap();
+            assert_eq!(postponed, 1, "the broken one waits behind the others");
+            assert_eq!(stores.ledger.expire_due(100).await.unwrap(), 0);
+        }
+    }
 }
