@@ -29,7 +29,7 @@ use platform::Money;
 use uuid::Uuid;
 
 use crate::domain::reservation::{
-    merge_lines, on_cancel, on_paid, CancelAction, Line, PayAction, ReservationStatus,
+    merge_lines, on_cancel, on_paid, CancelAction, Line, PayAction, PricedLine, ReservationStatus,
 };
 use crate::store::{Applied, StockLedger};
 
@@ -68,7 +68,7 @@ pub struct Reservation {
     /// Where it is in its life.
     pub status: ReservationStatus,
     /// What it holds (or held), with the prices reserved at.
-    pub lines: Vec<ReservedLine>,
+    pub lines: Vec<PricedLine>,
 }
 
 /// An event the stock rules announce.
@@ -118,7 +118,7 @@ pub trait LedgerTx: Send {
         &mut self,
         order_id: Uuid,
         status: ReservationStatus,
-        lines: &[ReservedLine],
+        lines: &[PricedLine],
         expires_at: DateTime<Utc>,
     ) -> Result<(), HandlerError>;
 
@@ -137,18 +137,18 @@ pub trait LedgerTx: Send {
 
     /// Sells held units: they leave both the stock on hand and the reserved. A
     /// product not holding them is a broken invariant (permanent).
-    async fn sell_held(&mut self, line: &ReservedLine) -> Result<(), HandlerError>;
+    async fn sell_held(&mut self, line: &PricedLine) -> Result<(), HandlerError>;
 
     /// Sells the units of a lapsed reservation from what is available; `false`
     /// when it falls short.
-    async fn sell_available(&mut self, line: &ReservedLine) -> Result<bool, HandlerError>;
+    async fn sell_available(&mut self, line: &PricedLine) -> Result<bool, HandlerError>;
 
     /// Gives held units back to what is available. A product not holding them
     /// is a broken invariant (permanent).
-    async fn release(&mut self, line: &ReservedLine) -> Result<(), HandlerError>;
+    async fn release(&mut self, line: &PricedLine) -> Result<(), HandlerError>;
 
     /// Puts sold units back on hand.
-    async fn restock(&mut self, line: &ReservedLine) -> Result<(), HandlerError>;
+    async fn restock(&mut self, line: &PricedLine) -> Result<(), HandlerError>;
 
     /// What each of these products has available (0 when archived; unknown
     /// products are left out).
@@ -268,7 +268,7 @@ impl StockRule for Reserve<'_> {
             let Some(unit_price) = tx.reserve_line(line).await? else {
                 return Ok(Step::Short);
             };
-            reserved.push(ReservedLine {
+            reserved.push(PricedLine {
                 product_id: line.product_id,
                 quantity: line.quantity,
                 unit_price,
@@ -280,7 +280,14 @@ impl StockRule for Reserve<'_> {
             .await?;
         tx.publish(Outgoing::Reserved(StockReserved {
             order_id,
-            lines: reserved,
+            lines: reserved
+                .iter()
+                .map(|l| ReservedLine {
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
             expires_at,
         }))
         .await?;
@@ -453,7 +460,7 @@ async fn rejected_lines(
 
 /// Nothing, when a product `held` a reservation's units; else the broken
 /// invariant (permanent: applying the event again cannot mend it).
-pub fn held_unless(held: bool, line: &ReservedLine) -> Result<(), HandlerError> {
+pub fn held_unless(held: bool, line: &PricedLine) -> Result<(), HandlerError> {
     if held {
         Ok(())
     } else {
@@ -518,7 +525,7 @@ mod tests {
             &mut self,
             order_id: Uuid,
             status: ReservationStatus,
-            lines: &[ReservedLine],
+            lines: &[PricedLine],
             _expires_at: DateTime<Utc>,
         ) -> Result<(), HandlerError> {
             let reservation = Reservation {
@@ -558,7 +565,7 @@ mod tests {
             }
         }
 
-        async fn sell_held(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+        async fn sell_held(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
             match self.products.get_mut(&line.product_id) {
                 Some((on_hand, reserved, _)) if *reserved >= line.quantity => {
                     *on_hand -= line.quantity;
@@ -569,7 +576,7 @@ mod tests {
             }
         }
 
-        async fn sell_available(&mut self, line: &ReservedLine) -> Result<bool, HandlerError> {
+        async fn sell_available(&mut self, line: &PricedLine) -> Result<bool, HandlerError> {
             match self.products.get_mut(&line.product_id) {
                 Some((on_hand, reserved, _)) if *on_hand - *reserved >= line.quantity => {
                     *on_hand -= line.quantity;
@@ -579,7 +586,7 @@ mod tests {
             }
         }
 
-        async fn release(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+        async fn release(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
             match self.products.get_mut(&line.product_id) {
                 Some((_, reserved, _)) if *reserved >= line.quantity => {
                     *reserved -= line.quantity;
@@ -589,7 +596,7 @@ mod tests {
             }
         }
 
-        async fn restock(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+        async fn restock(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
             if let Some((on_hand, _, _)) = self.products.get_mut(&line.product_id) {
                 *on_hand += line.quantity;
             }

@@ -113,6 +113,19 @@ pub fn on_paid(status: Option<ReservationStatus>, has_lines: bool) -> PayAction 
     }
 }
 
+/// Units of one product held (or sold) for an order, at the price they were
+/// reserved at. Stored with the reservation (PostgreSQL keeps it as JSON, so
+/// its field names are a storage format: change them only with a migration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedLine {
+    /// The product.
+    pub product_id: Uuid,
+    /// How many units.
+    pub quantity: i64,
+    /// The unit price at reservation.
+    pub unit_price: platform::Money,
+}
+
 /// Units of one product in an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {

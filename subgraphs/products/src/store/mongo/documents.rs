@@ -7,7 +7,6 @@
 //! the UUIDs themselves; dates are BSON dates (milliseconds).
 
 use chrono::{DateTime, Utc};
-use events::catalogue::ReservedLine;
 use events::consumer::HandlerError;
 use events::RawEnvelope;
 use mongodb::bson::{doc, Bson, Document};
@@ -16,7 +15,7 @@ use platform::{Currency, Error, Money, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::reservation::ReservationStatus;
+use crate::domain::reservation::{PricedLine, ReservationStatus};
 use crate::domain::{Attribute, Category, Product};
 use crate::stock::Reservation;
 
@@ -212,7 +211,7 @@ pub(super) fn available(d: &Document) -> i64 {
 pub(super) fn reservation_document(
     order_id: Uuid,
     status: ReservationStatus,
-    lines: &[ReservedLine],
+    lines: &[PricedLine],
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Document {
@@ -258,7 +257,7 @@ pub(super) fn parse_reservation(d: &Document) -> Result<Reservation, HandlerErro
             let price = l.get_document("unit_price").ok()?;
             let amount = integer(price, "amount")?;
             let currency = Currency::parse(price.get_str("currency").ok()?).ok()?;
-            Some(ReservedLine {
+            Some(PricedLine {
                 product_id,
                 quantity,
                 unit_price: Money::new(amount, currency),
@@ -343,7 +342,7 @@ mod tests {
             NAME,
             StockReserved {
                 order_id: Uuid::now_v7(),
-                lines: vec![ReservedLine {
+                lines: vec![events::catalogue::ReservedLine {
                     product_id: Uuid::now_v7(),
                     quantity: 3,
                     unit_price: Money::new(4_999_000_000_000, Currency::EUR),
@@ -370,12 +369,12 @@ mod tests {
     #[test]
     fn reservations_round_trip_through_their_documents() {
         let lines = vec![
-            ReservedLine {
+            PricedLine {
                 product_id: Uuid::now_v7(),
                 quantity: 2,
                 unit_price: Money::new(1299, Currency::EUR),
             },
-            ReservedLine {
+            PricedLine {
                 product_id: Uuid::now_v7(),
                 quantity: 1,
                 unit_price: Money::new(899, Currency::USD),

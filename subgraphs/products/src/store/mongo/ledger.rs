@@ -31,7 +31,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use events::catalogue::ReservedLine;
 use events::consumer::HandlerError;
 use events::outbox::OutboxStore;
 use events::{EventMeta, RawEnvelope};
@@ -49,7 +48,7 @@ use super::documents::{
 use super::outbox::MongoOutbox;
 use super::session::{abort, begin, commit, driver, is_write_conflict, retrying_conflicts};
 use crate::config::NAME;
-use crate::domain::reservation::{Line, ReservationStatus};
+use crate::domain::reservation::{Line, PricedLine, ReservationStatus};
 use crate::stock::{
     expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, LOOK_AGAIN_AFTER,
 };
@@ -365,7 +364,7 @@ impl LedgerTx for MongoTx<'_> {
         &mut self,
         order_id: Uuid,
         status: ReservationStatus,
-        lines: &[ReservedLine],
+        lines: &[PricedLine],
         expires_at: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
         self.c
@@ -430,7 +429,7 @@ impl LedgerTx for MongoTx<'_> {
             .transpose()
     }
 
-    async fn sell_held(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+    async fn sell_held(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
         let q = stored_quantity(line)?;
         let held = self
             .change_counters(
@@ -442,7 +441,7 @@ impl LedgerTx for MongoTx<'_> {
         held_unless(held, line)
     }
 
-    async fn sell_available(&mut self, line: &ReservedLine) -> Result<bool, HandlerError> {
+    async fn sell_available(&mut self, line: &PricedLine) -> Result<bool, HandlerError> {
         let q = stored_quantity(line)?;
         self.change_counters(
             doc! { "$expr": { "$gte": [ { "$subtract": ["$stock_on_hand", "$reserved"] }, q ] } },
@@ -452,7 +451,7 @@ impl LedgerTx for MongoTx<'_> {
         .await
     }
 
-    async fn release(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+    async fn release(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
         let q = stored_quantity(line)?;
         let held = self
             .change_counters(holding(q), line.product_id, doc! { "reserved": -q })
@@ -460,7 +459,7 @@ impl LedgerTx for MongoTx<'_> {
         held_unless(held, line)
     }
 
-    async fn restock(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+    async fn restock(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
         let q = stored_quantity(line)?;
         self.change_counters(
             Document::new(),
@@ -536,7 +535,7 @@ fn holding(quantity: i32) -> Document {
 }
 
 /// A quantity of a stored reservation line, as the product counters store it.
-fn stored_quantity(line: &ReservedLine) -> Result<i32, HandlerError> {
+fn stored_quantity(line: &PricedLine) -> Result<i32, HandlerError> {
     i32::try_from(line.quantity).map_err(|_| {
         corrupt_ledger(format_args!(
             "quantity {} of product {}",
@@ -569,7 +568,7 @@ mod tests {
             holding(2),
             doc! { "reserved": { "$gte": 2 }, "stock_on_hand": { "$gte": 2 } }
         );
-        let line = ReservedLine {
+        let line = PricedLine {
             product_id: Uuid::now_v7(),
             quantity: i64::from(i32::MAX) + 1,
             unit_price: Money::new(1, platform::Currency::EUR),

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use events::catalogue::ReservedLine;
 use events::consumer::HandlerError;
 use events::outbox::{OutboxStore, PgOutbox};
 use events::{RawEnvelope, UnitOfWork};
@@ -25,7 +24,7 @@ use uuid::Uuid;
 
 use super::PgCatalogStore;
 use crate::config::NAME;
-use crate::domain::reservation::{Line, ReservationStatus};
+use crate::domain::reservation::{Line, PricedLine, ReservationStatus};
 use crate::stock::{
     expire, held_unless, LedgerTx, Outgoing, Pass, Reservation, Step, StockRule, EXPIRY_BATCH,
     LOOK_AGAIN_AFTER,
@@ -150,7 +149,7 @@ impl LedgerTx for PgTx<'_> {
             HandlerError::Permanent(anyhow::anyhow!("unknown reservation status {status}"))
         })?;
         // Unreadable lines are a broken reservation, not a passing failure.
-        let lines: Vec<ReservedLine> = serde_json::from_value(lines).map_err(|e| {
+        let lines: Vec<PricedLine> = serde_json::from_value(lines).map_err(|e| {
             HandlerError::Permanent(
                 anyhow::Error::new(e).context(format!("lines of reservation {order_id}")),
             )
@@ -162,7 +161,7 @@ impl LedgerTx for PgTx<'_> {
         &mut self,
         order_id: Uuid,
         status: ReservationStatus,
-        lines: &[ReservedLine],
+        lines: &[PricedLine],
         expires_at: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
         sqlx::query(
@@ -216,7 +215,7 @@ impl LedgerTx for PgTx<'_> {
             .transpose()
     }
 
-    async fn sell_held(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+    async fn sell_held(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
         let done = sqlx::query(
             "UPDATE products SET stock_on_hand = stock_on_hand - $2, reserved = reserved - $2,
              updated_at = now() WHERE id = $1 AND reserved >= $2",
@@ -228,7 +227,7 @@ impl LedgerTx for PgTx<'_> {
         held_unless(done.rows_affected() == 1, line)
     }
 
-    async fn sell_available(&mut self, line: &ReservedLine) -> Result<bool, HandlerError> {
+    async fn sell_available(&mut self, line: &PricedLine) -> Result<bool, HandlerError> {
         let done = sqlx::query(
             "UPDATE products SET stock_on_hand = stock_on_hand - $2, updated_at = now()
              WHERE id = $1 AND stock_on_hand - reserved >= $2",
@@ -240,7 +239,7 @@ impl LedgerTx for PgTx<'_> {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+    async fn release(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
         let done = sqlx::query(
             "UPDATE products SET reserved = reserved - $2, updated_at = now()
              WHERE id = $1 AND reserved >= $2",
@@ -252,7 +251,7 @@ impl LedgerTx for PgTx<'_> {
         held_unless(done.rows_affected() == 1, line)
     }
 
-    async fn restock(&mut self, line: &ReservedLine) -> Result<(), HandlerError> {
+    async fn restock(&mut self, line: &PricedLine) -> Result<(), HandlerError> {
         sqlx::query(
             "UPDATE products SET stock_on_hand = stock_on_hand + $2, updated_at = now() WHERE id = $1",
         )
