@@ -33,9 +33,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `PAYMENTS_*` (and `SHOP_ENV`).
-    pub fn load() -> anyhow::Result<Config> {
-        let (service, config) = platform::config::load(ENV_PREFIX, &local())?;
+    /// Reads `PAYMENTS_*` for `profile` (read once, from `SHOP_ENV`, by `main`).
+    pub fn load(profile: platform::config::Profile) -> anyhow::Result<Config> {
+        let (service, config) = platform::config::load(ENV_PREFIX, &local(), profile)?;
         Ok(Config { service, ..config })
     }
 }

@@ -3,7 +3,8 @@
 //! the local machine. Each service's `Config` embeds the settings every
 //! service has ([`ServiceConfig`]: the variables keep their names) beside its
 //! own `#[serde(default)]` values; this module reads the environment into
-//! both, and the profile from `SHOP_ENV`.
+//! both. The profile (`SHOP_ENV`) is read once by `main` ([`Profile::from_env`])
+//! and passed to telemetry and to [`load`].
 
 use std::sync::Arc;
 
@@ -17,14 +18,14 @@ use crate::service::ServiceBuilder;
 
 /// Loads the [`ServiceConfig`] and the service's own settings `T` from the
 /// environment variables that start with `{prefix}_`, over `local`'s port and
-/// database (the service's defaults on this machine), and the profile from
-/// `SHOP_ENV`. (`T` holds the `ServiceConfig` as a field skipped by serde, so
+/// database (the service's defaults on this machine), with `profile`. (`T` holds the `ServiceConfig` as a field skipped by serde, so
 /// that its own fields stay listed by introspection.)
 ///
 /// `USERS_DATABASE_URL` fills the field `database_url` of the users config.
 pub fn load<T: DeserializeOwned>(
     prefix: &str,
     local: &ServiceConfig,
+    profile: Profile,
 ) -> anyhow::Result<(ServiceConfig, T)> {
     let settings = config::Config::builder()
         .set_default("port", local.port)?
@@ -34,7 +35,7 @@ pub fn load<T: DeserializeOwned>(
                 .prefix_separator("_")
                 .try_parsing(true),
         )
-        .set_override("profile", Profile::from_env().as_str())?
+        .set_override("profile", profile.as_str())?
         .build()?;
     let invalid = |e: config::ConfigError| {
         anyhow::Error::new(e).context(format!("invalid {prefix}_* configuration"))
@@ -245,7 +246,11 @@ mod tests {
         std::env::set_var("CFGTEST_RETRIES", "7");
         std::env::set_var("CFGTEST_GRAPHQL_MAX_COMPLEXITY", "900");
         std::env::set_var("SHOP_ENV", "Production");
-        let loaded = load::<Own>("CFGTEST", &ServiceConfig::local(4999, "x"));
+        let loaded = load::<Own>(
+            "CFGTEST",
+            &ServiceConfig::local(4999, "x"),
+            Profile::from_env(),
+        );
         let (service, own) = loaded.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(service.port, 4100);
         assert_eq!(service.expose_database_url(), "postgres://svc:hunter2@db/x");
@@ -269,8 +274,12 @@ mod tests {
         // Kubernetes' base deployment says `staging`: not production, and no error.
         std::env::set_var("SHOP_ENV", "staging");
         std::env::set_var("CFGTEST_PROFILE", "production");
-        let (service, _) = load::<Own>("CFGTEST", &ServiceConfig::local(4999, "x"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (service, _) = load::<Own>(
+            "CFGTEST",
+            &ServiceConfig::local(4999, "x"),
+            Profile::from_env(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(service.port, 4999, "the service's own default");
         assert_eq!(
             service.profile,
@@ -279,7 +288,11 @@ mod tests {
         );
         std::env::remove_var("SHOP_ENV");
         std::env::set_var("CFGTEST_PORT", "not a port");
-        let refused = load::<Own>("CFGTEST", &ServiceConfig::local(4999, "x"));
+        let refused = load::<Own>(
+            "CFGTEST",
+            &ServiceConfig::local(4999, "x"),
+            Profile::from_env(),
+        );
         assert!(refused.is_err_and(|e| e.to_string().contains("CFGTEST_")));
     }
 }

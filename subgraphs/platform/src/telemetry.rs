@@ -38,7 +38,7 @@ use tracing_subscriber::Layer;
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
 /// Flushes the traces still buffered when dropped: keep it for the life of
-/// `main` (`let _telemetry = telemetry::init("orders");`).
+/// `main` (`let _telemetry = telemetry::init(config::NAME, profile);`).
 #[must_use = "traces still buffered are lost when this is dropped early"]
 #[derive(Debug)]
 pub struct Telemetry {
@@ -57,12 +57,12 @@ impl Drop for Telemetry {
 
 /// Installs the global subscriber once; later calls only return a guard that
 /// does nothing (tests call it often).
-pub fn init(service: &str) -> Telemetry {
+pub fn init(service: &str, profile: crate::config::Profile) -> Telemetry {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let json = match std::env::var("LOG_FORMAT") {
         Ok(format) => format.eq_ignore_ascii_case("json"),
-        Err(_) => crate::config::Profile::from_env().is_production(),
+        Err(_) => profile.is_production(),
     };
     let (traces, exporter_error) = match otlp_configured().then(|| tracer_provider(service)) {
         Some(Ok(provider)) => (Some(provider), None),

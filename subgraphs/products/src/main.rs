@@ -8,8 +8,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init(products::config::NAME);
-    let config = Config::load()?;
+    let profile = platform::config::Profile::from_env();
+    let _telemetry = platform::telemetry::init(products::config::NAME, profile);
+    let config = Config::load(profile)?;
     products::startup::build(config)
         .await?
         .run_until_stopped()

@@ -9,8 +9,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init(users::config::NAME);
-    let config = Config::load()?;
+    let profile = platform::config::Profile::from_env();
+    let _telemetry = platform::telemetry::init(users::config::NAME, profile);
+    let config = Config::load(profile)?;
     users::startup::build(config)
         .await?
         .run_until_stopped()
