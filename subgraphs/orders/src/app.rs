@@ -156,9 +156,7 @@ impl Orders {
         &'a crate::inspector::SagaInspector,
         &'a platform::auth::BearerToken,
     )> {
-        if !viewer.is_admin() {
-            return Err(Error::Forbidden("administrators only".into()));
-        }
+        viewer.ensure_admin()?;
         let inspector = self
             .inspector
             .as_ref()
@@ -451,9 +449,7 @@ impl Orders {
         trigger: Trigger,
         reason: &str,
     ) -> Result<Order> {
-        if !viewer.is_admin() {
-            return Err(Error::Forbidden("administrators only".into()));
-        }
+        viewer.ensure_admin()?;
         let id = parse_id("id", id)?;
         let ctx = ChangeContext {
             reason: Some(reason.into()),
@@ -497,9 +493,7 @@ impl Orders {
         status: Option<OrderStatus>,
         page: &PageRequest<Uuid>,
     ) -> Result<Vec<Order>> {
-        if !viewer.is_admin() {
-            return Err(Error::Forbidden("administrators only".into()));
-        }
+        viewer.ensure_admin()?;
         self.store
             .all_orders(status, page.after, page.fetch_limit())
             .await

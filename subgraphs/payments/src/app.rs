@@ -226,9 +226,7 @@ impl Payments {
         amount: Option<i64>,
         reason: &str,
     ) -> Result<Payment> {
-        if !viewer.is_admin() {
-            return Err(Error::Forbidden("administrators only".into()));
-        }
+        viewer.ensure_admin()?;
         let payment_id = parse_id(payment_id)?;
         let reason = parse_reason(reason)?;
         let mut tx = UnitOfWork::begin(self.store.pool(), NAME).await?;

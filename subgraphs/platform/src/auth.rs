@@ -88,6 +88,15 @@ impl Viewer {
         self.role == Role::Admin
     }
 
+    /// Succeeds when the viewer is an administrator (`FORBIDDEN` otherwise).
+    pub fn ensure_admin(&self) -> Result<(), Error> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("administrators only".into()))
+        }
+    }
+
     /// Succeeds when the viewer is `owner` or an admin (`FORBIDDEN` otherwise):
     /// for what is named by its owner (a user's orders, a user's profile).
     pub fn ensure_can_access(&self, owner: Uuid) -> Result<(), Error> {
@@ -171,11 +180,8 @@ impl Auth {
     /// The viewer if an admin, `FORBIDDEN` if another user, `UNAUTHENTICATED` if none.
     pub fn admin(&self) -> Result<Viewer, Error> {
         let v = self.viewer()?;
-        if v.is_admin() {
-            Ok(v)
-        } else {
-            Err(Error::Forbidden("administrators only".into()))
-        }
+        v.ensure_admin()?;
+        Ok(v)
     }
 }
 

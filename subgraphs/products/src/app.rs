@@ -1,11 +1,13 @@
 //! The catalogue's use cases, shared by the GraphQL resolvers and the REST
 //! handlers: each parses its raw input into domain types, applies the rules and
-//! calls the store. Authorisation (admin-only writes) is the caller's job, done
-//! before calling in.
+//! calls the store. Every write is an administrator's (the viewer is checked
+//! first, before any input: `FORBIDDEN` otherwise), like the other services'
+//! use cases.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use platform::auth::Viewer;
 use platform::pagination::PageRequest;
 use platform::{Error, Money, Result};
 use uuid::Uuid;
@@ -93,7 +95,8 @@ impl Catalog {
     }
 
     /// Creates a category; a taken slug is `CONFLICT`.
-    pub async fn create_category(&self, draft: CategoryDraft) -> Result<Category> {
+    pub async fn create_category(&self, viewer: &Viewer, draft: CategoryDraft) -> Result<Category> {
+        viewer.ensure_admin()?;
         let category = Category::from_draft(draft, domain::now())?;
         self.store.insert_category(&category).await?;
         Ok(category)
@@ -125,14 +128,21 @@ impl Catalog {
     }
 
     /// Creates a product in an existing category.
-    pub async fn create_product(&self, draft: ProductDraft) -> Result<Product> {
+    pub async fn create_product(&self, viewer: &Viewer, draft: ProductDraft) -> Result<Product> {
+        viewer.ensure_admin()?;
         let product = Product::from_draft(draft, domain::now())?;
         self.store.insert_product(&product).await?;
         Ok(product)
     }
 
     /// Changes the given fields of a product.
-    pub async fn update_product(&self, id: &str, patch: ProductPatch) -> Result<Product> {
+    pub async fn update_product(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+        patch: ProductPatch,
+    ) -> Result<Product> {
+        viewer.ensure_admin()?;
         let id = parse_id("id", id)?;
         let changes = ProductChanges::parse(patch)?;
         self.store.update_product(id, &changes, domain::now()).await
@@ -143,10 +153,12 @@ impl Catalog {
     /// `CONFLICT`: a sale or another change happened since they were read).
     pub async fn set_stock(
         &self,
+        viewer: &Viewer,
         product_id: &str,
         quantity: i64,
         expected_on_hand: Option<i64>,
     ) -> Result<Product> {
+        viewer.ensure_admin()?;
         let id = parse_id("productId", product_id)?;
         let change = StockChange::parse_set(quantity, expected_on_hand)?;
         self.store.change_stock(id, change, domain::now()).await
@@ -156,14 +168,21 @@ impl Catalog {
     /// to whatever they are now, so concurrent sales are never overwritten. 0 or
     /// beyond ±[`MAX_STOCK`](crate::store::MAX_STOCK) is `BAD_USER_INPUT`; a result below the reserved
     /// units (or below 0) is `CONFLICT`.
-    pub async fn adjust_stock(&self, product_id: &str, delta: i64) -> Result<Product> {
+    pub async fn adjust_stock(
+        &self,
+        viewer: &Viewer,
+        product_id: &str,
+        delta: i64,
+    ) -> Result<Product> {
+        viewer.ensure_admin()?;
         let id = parse_id("productId", product_id)?;
         let change = StockChange::parse_adjust(delta)?;
         self.store.change_stock(id, change, domain::now()).await
     }
 
     /// Takes a product off sale; it stays resolvable by id.
-    pub async fn archive_product(&self, id: &str) -> Result<Product> {
+    pub async fn archive_product(&self, viewer: &Viewer, id: &str) -> Result<Product> {
+        viewer.ensure_admin()?;
         let id = parse_id("id", id)?;
         self.store.archive_product(id, domain::now()).await
     }

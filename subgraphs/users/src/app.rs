@@ -309,9 +309,7 @@ impl Accounts {
 
     /// A page of all accounts (administrators).
     pub async fn users_page(&self, viewer: &Viewer, page: &PageRequest<Uuid>) -> Result<Vec<User>> {
-        if !viewer.is_admin() {
-            return Err(Error::Forbidden("administrators only".into()));
-        }
+        viewer.ensure_admin()?;
         self.store.users_page(page.after, page.fetch_limit()).await
     }
 

@@ -2,7 +2,7 @@
 //! administrator: no token is `UNAUTHENTICATED`, another role `FORBIDDEN`.
 
 use async_graphql::{Context, Object, Result, ResultExt, ID};
-use platform::auth::admin;
+use platform::auth::viewer;
 
 use super::types::{
     CategoryNode, CreateCategoryInput, CreateProductInput, ProductNode, UpdateProductInput,
@@ -22,7 +22,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateCategoryInput,
     ) -> Result<CategoryNode> {
-        admin(ctx).extend()?;
+        let viewer = viewer(ctx).extend()?;
         let draft = CategoryDraft {
             name: input.name,
             slug: input.slug,
@@ -30,7 +30,7 @@ impl Mutation {
         };
         let category = ctx
             .data::<Catalog>()?
-            .create_category(draft)
+            .create_category(&viewer, draft)
             .await
             .extend()?;
         Ok(CategoryNode(category))
@@ -43,10 +43,10 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateProductInput,
     ) -> Result<ProductNode> {
-        admin(ctx).extend()?;
+        let viewer = viewer(ctx).extend()?;
         let product = ctx
             .data::<Catalog>()?
-            .create_product(input.into())
+            .create_product(&viewer, input.into())
             .await
             .extend()?;
         Ok(ProductNode(product))
@@ -59,10 +59,10 @@ impl Mutation {
         id: ID,
         input: UpdateProductInput,
     ) -> Result<ProductNode> {
-        admin(ctx).extend()?;
+        let viewer = viewer(ctx).extend()?;
         let product = ctx
             .data::<Catalog>()?
-            .update_product(&id, input.into())
+            .update_product(&viewer, &id, input.into())
             .await
             .extend()?;
         Ok(ProductNode(product))
@@ -79,10 +79,11 @@ impl Mutation {
         quantity: i32,
         expected_stock_on_hand: Option<i32>,
     ) -> Result<ProductNode> {
-        admin(ctx).extend()?;
+        let viewer = viewer(ctx).extend()?;
         let product = ctx
             .data::<Catalog>()?
             .set_stock(
+                &viewer,
                 &product_id,
                 i64::from(quantity),
                 expected_stock_on_hand.map(i64::from),
@@ -102,10 +103,10 @@ impl Mutation {
         product_id: ID,
         delta: i32,
     ) -> Result<ProductNode> {
-        admin(ctx).extend()?;
+        let viewer = viewer(ctx).extend()?;
         let product = ctx
             .data::<Catalog>()?
-            .adjust_stock(&product_id, i64::from(delta))
+            .adjust_stock(&viewer, &product_id, i64::from(delta))
             .await
             .extend()?;
         Ok(ProductNode(product))
@@ -114,8 +115,12 @@ impl Mutation {
     /// Takes a product off sale (admin); it stays resolvable by id. Archiving it
     /// twice is `CONFLICT`.
     async fn archive_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductNode> {
-        admin(ctx).extend()?;
-        let product = ctx.data::<Catalog>()?.archive_product(&id).await.extend()?;
+        let viewer = viewer(ctx).extend()?;
+        let product = ctx
+            .data::<Catalog>()?
+            .archive_product(&viewer, &id)
+            .await
+            .extend()?;
         Ok(ProductNode(product))
     }
 }

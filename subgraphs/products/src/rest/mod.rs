@@ -475,12 +475,12 @@ fn delta_schema() -> utoipa::openapi::Schema {
     responses(StockResponses))]
 async fn set_stock(
     State(state): State<AdminState>,
-    _: AdminOnly,
+    AdminOnly(viewer): AdminOnly,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetStockBody>,
 ) -> Result<Json<StockJson>> {
     let product = (state.catalog)
-        .set_stock(&id, body.quantity, body.expected_stock_on_hand)
+        .set_stock(&viewer, &id, body.quantity, body.expected_stock_on_hand)
         .await?;
     Ok(Json(StockJson::from(&product)))
 }
@@ -491,11 +491,11 @@ async fn set_stock(
     responses(StockResponses))]
 async fn adjust_stock(
     State(state): State<AdminState>,
-    _: AdminOnly,
+    AdminOnly(viewer): AdminOnly,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AdjustStockBody>,
 ) -> Result<Json<StockJson>> {
-    let product = state.catalog.adjust_stock(&id, body.delta).await?;
+    let product = state.catalog.adjust_stock(&viewer, &id, body.delta).await?;
     Ok(Json(StockJson::from(&product)))
 }
 

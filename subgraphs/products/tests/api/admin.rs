@@ -345,3 +345,39 @@ async fn adjusting_stock_below_what_is_reserved_or_by_nothing_is_refused() {
         .await;
     assert_eq!(code(&res), "FORBIDDEN", "stock on hand is for admins");
 }
+
+/// The use cases check the viewer themselves, whatever edge calls them: a
+/// customer is refused before any input is looked at.
+#[tokio::test]
+async fn the_catalogues_writes_refuse_a_customer_at_the_use_case() {
+    use platform::auth::{Role, Viewer};
+    use products::app::Catalog;
+    use products::domain::CategoryDraft;
+
+    let app = spawn_app().await;
+    let catalog = Catalog::new(app.store.clone());
+    let customer = Viewer {
+        user_id: uuid::Uuid::now_v7(),
+        role: Role::Customer,
+    };
+    let refused = catalog
+        .archive_product(&customer, "not even an id")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "FORBIDDEN", "{refused}");
+    let draft = || CategoryDraft {
+        name: "Lamps".into(),
+        slug: "lamps".into(),
+        description: None,
+    };
+    let refused = catalog
+        .create_category(&customer, draft())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "FORBIDDEN");
+    let admin = Viewer {
+        user_id: uuid::Uuid::now_v7(),
+        role: Role::Admin,
+    };
+    assert!(catalog.create_category(&admin, draft()).await.is_ok());
+}
