@@ -71,6 +71,18 @@ pub enum CatalogError {
     },
 }
 
+impl CatalogError {
+    /// Why archiving product `id` changed nothing, given whether it `exists`:
+    /// archived already, or unknown.
+    pub fn archive_refused(id: Uuid, exists: bool) -> Self {
+        if exists {
+            CatalogError::AlreadyArchived(id)
+        } else {
+            CatalogError::ProductNotFound(id)
+        }
+    }
+}
+
 impl From<CatalogError> for Error {
     fn from(e: CatalogError) -> Self {
         let message = e.to_string();

@@ -339,13 +339,7 @@ impl StockRule for Sell<'_> {
                     .await?;
             }
             (PayAction::SellAvailable, Pass::Refuse) => {
-                let wanted: Vec<Line> = lines
-                    .iter()
-                    .map(|l| Line {
-                        product_id: l.product_id,
-                        quantity: l.quantity,
-                    })
-                    .collect();
+                let wanted: Vec<Line> = lines.iter().map(PricedLine::line).collect();
                 let rejected = rejected_lines(tx, &wanted).await?;
                 tx.publish(Outgoing::Rejected(StockRejected {
                     order_id,

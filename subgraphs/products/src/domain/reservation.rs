@@ -126,6 +126,16 @@ pub struct PricedLine {
     pub unit_price: platform::Money,
 }
 
+impl PricedLine {
+    /// The product and units, without the price.
+    pub fn line(&self) -> Line {
+        Line {
+            product_id: self.product_id,
+            quantity: self.quantity,
+        }
+    }
+}
+
 /// Units of one product in an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {

@@ -316,10 +316,10 @@ impl CatalogStore for MongoCatalogStore {
             .map_err(internal)?;
         match updated {
             Some(d) => d.try_into(),
-            None => match self.find_product(id).await? {
-                Some(_) => Err(CatalogError::AlreadyArchived(id).into()),
-                None => Err(CatalogError::ProductNotFound(id).into()),
-            },
+            None => {
+                let exists = self.find_product(id).await?.is_some();
+                Err(CatalogError::archive_refused(id, exists).into())
+            }
         }
     }
 

@@ -275,10 +275,10 @@ impl CatalogStore for PgCatalogStore {
         .await?;
         match row {
             Some(row) => row.try_into(),
-            None => match self.product_exists(id).await? {
-                Some(_) => Err(CatalogError::AlreadyArchived(id).into()),
-                None => Err(CatalogError::ProductNotFound(id).into()),
-            },
+            None => {
+                let exists = self.product_exists(id).await?.is_some();
+                Err(CatalogError::archive_refused(id, exists).into())
+            }
         }
     }
 
